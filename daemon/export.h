@@ -1,0 +1,32 @@
+/* export.h: one record per check from the journal's check_export view, streamed
+ * row by row as CSV (RFC 4180, UTF-8, header row) or JSON Lines, in constant
+ * memory. Works on a read-only connection (turnstilectl opens the journal itself,
+ * so a large export never stalls the daemon's loop).
+ *
+ * Fields, in this order: check_id, time (ISO 8601 local time with offset), lane,
+ * source, code_kind, verdict, attendant, gate, grant_dir, request_id, reason.
+ */
+#ifndef TS_EXPORT_H
+#define TS_EXPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sqlite3.h>
+
+enum export_format { EXPORT_CSV, EXPORT_JSONL };
+
+struct export_filter {
+	int64_t since_ms; /* INT64_MIN: no bound */
+	int64_t until_ms; /* INT64_MAX: no bound; exclusive */
+	const char *lane; /* NULL: all lanes */
+};
+
+/* Opens path read-only for export; 0 or negative errno. */
+int export_open_db(const char *path, sqlite3 **db);
+/* Writes the records; *rows counts them. 0 or negative errno (-EIO on write errors). */
+int export_run(sqlite3 *db, const struct export_filter *filter, enum export_format format,
+	       FILE *out, uint64_t *rows);
+/* Parses "2026-12-01", "2026-12-01T19:00[:SS]" (local time) or an integer of Unix ms. */
+int export_parse_time(const char *text, int64_t *ms);
+
+#endif

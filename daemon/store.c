@@ -1,0 +1,516 @@
+/* store.c: the SQLite audit journal (see store.h for the contract).
+ *
+ * One connection, one thread. store_open() sets the pragmas, applies the embedded
+ * migrations (schema.h) whose version is above PRAGMA user_version, each in its own
+ * BEGIN IMMEDIATE ... COMMIT together with the new user_version, loads or creates the
+ * installation's code-hash key and prepares every statement once; nothing is
+ * prepared on the hot path.
+ *
+ * Group commit: an append opens a write transaction if none is open and inserts;
+ * store_sync() commits it, and with synchronous=FULL in WAL mode the commit is an
+ * fsync of the WAL. Whether rows are pending is simply "a transaction is open"
+ * (sqlite3_get_autocommit), which stays right when SQLite rolls a transaction back
+ * by itself after SQLITE_FULL or an I/O error.
+ *
+ * Failure model: a commit that fails is rolled back and reported, so the rows
+ * appended since the last successful sync are lost. The daemon syncs every grant
+ * before the relay moves, so at stake are at most the non-grant rows since the last
+ * sync (scans, verdicts, attendant decisions, gate results, lane events of the last
+ * flush interval), never a grant the gate acted on.
+ *
+ * Errors: SQLITE_FULL -> -ENOSPC, SQLITE_READONLY -> -EROFS, SQLITE_BUSY/LOCKED ->
+ * -EBUSY, SQLITE_CONSTRAINT (a step for an unknown check, a bad step name) ->
+ * -EINVAL, anything else -> -EIO. The message SQLite gave is kept at the failure
+ * (a later ROLLBACK would overwrite sqlite3_errmsg) and store_errmsg() returns it
+ * until the next append, sync or query.
+ */
+#include "store.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_KEY_NAME "code_hash_key"
+
+enum store_stmt { STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_INSERT, STMT_GRANTED, STMT_COUNT };
+
+static const char *const store_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_INSERT] = "INSERT INTO journal (time, lane, check_id, step, value, source, code_kind,"
+		    " code_hash, request_id, detail)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* journal_code finds the code's rows in the window; the grant step of each scan
+     * is one probe of journal_check. */
+    [STMT_GRANTED] = "SELECT EXISTS (SELECT 1 FROM journal s"
+		     " WHERE s.code_hash = ?1 AND s.time >= ?2 AND s.step = 'scan'"
+		     " AND EXISTS (SELECT 1 FROM journal g"
+		     " WHERE g.check_id = s.id AND g.step = 'grant'))",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[STMT_COUNT];
+	unsigned char key[STORE_HASH_KEY_LEN];
+	char errmsg[256];
+};
+
+static int store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CONSTRAINT:
+		return -EINVAL;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+/* Remembers SQLite's message for store_errmsg() and turns rc into a negative errno. */
+static int store_fail(struct store *store, int rc)
+{
+	snprintf(store->errmsg, sizeof(store->errmsg), "%s", sqlite3_errmsg(store->db));
+	return store_errno(rc);
+}
+
+static int store_exec(struct store *store, const char *sql)
+{
+	int rc = sqlite3_exec(store->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : store_fail(store, rc);
+}
+
+/* Runs a prepared statement that returns no rows, and resets it. */
+static int store_step_done(struct store *store, enum store_stmt id)
+{
+	sqlite3_stmt *stmt = store->stmt[id];
+	int rc = sqlite3_step(stmt);
+	int r = rc == SQLITE_DONE ? 0 : store_fail(store, rc);
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return r;
+}
+
+static int store_query_int(struct store *store, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else {
+		r = rc == SQLITE_DONE ? -EIO : store_fail(store, rc);
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+static int store_pragmas(struct store *store)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	rc = sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+
+	/* journal_mode answers with the mode it ended up in; anything but WAL (a
+	 * filesystem without shared memory, an in-memory path) is refused. */
+	rc = sqlite3_prepare_v2(store->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW)
+		r = store_fail(store, rc);
+	else if (strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") != 0)
+		r = -EIO;
+	else
+		r = 0;
+	sqlite3_finalize(stmt);
+	if (r < 0) {
+		if (r == -EIO && !store->errmsg[0])
+			snprintf(store->errmsg, sizeof(store->errmsg), "journal_mode is not WAL");
+		return r;
+	}
+
+	r = store_exec(store, "PRAGMA synchronous=FULL");
+	if (r < 0)
+		return r;
+	return store_exec(store, "PRAGMA foreign_keys=ON");
+}
+
+static int store_migrate(struct store *store)
+{
+	int64_t current = 0;
+	int last, r;
+
+	r = store_query_int(store, "PRAGMA user_version", &current);
+	if (r < 0)
+		return r;
+	last = schema_migration_count ? schema_migrations[schema_migration_count - 1].version : 0;
+	if (current > last) {
+		snprintf(store->errmsg, sizeof(store->errmsg),
+			 "database schema version %lld is newer than this program's %d",
+			 (long long)current, last);
+		return -EPROTO;
+	}
+
+	for (unsigned i = 0; i < schema_migration_count; i++) {
+		const struct schema_migration *m = &schema_migrations[i];
+		char sql[64];
+
+		if (m->version <= current)
+			continue;
+		r = store_exec(store, "BEGIN IMMEDIATE");
+		if (r < 0)
+			return r;
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", m->version);
+		r = store_exec(store, m->sql);
+		if (r == 0)
+			r = store_exec(store, sql);
+		if (r == 0)
+			r = store_exec(store, "COMMIT");
+		if (r < 0) {
+			if (!sqlite3_get_autocommit(store->db))
+				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+	}
+	return 0;
+}
+
+static int store_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads the installation key, creating it on first open. The SELECT and the INSERT
+ * share one write transaction so two first opens cannot end with two keys. */
+static int store_load_key(struct store *store)
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	unsigned char fresh[STORE_HASH_KEY_LEN];
+	int rc, r;
+
+	r = store_exec(store, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+
+	rc = sqlite3_prepare_v2(store->db, "SELECT value FROM meta WHERE key = ?1", -1, &sel, NULL);
+	if (rc != SQLITE_OK)
+		goto sqlite_error;
+	sqlite3_bind_text(sel, 1, STORE_KEY_NAME, -1, SQLITE_STATIC);
+	rc = sqlite3_step(sel);
+	if (rc == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(sel, 0);
+
+		if (sqlite3_column_type(sel, 0) != SQLITE_BLOB ||
+		    sqlite3_column_bytes(sel, 0) != STORE_HASH_KEY_LEN) {
+			snprintf(store->errmsg, sizeof(store->errmsg), "meta '%s' is not %d bytes",
+				 STORE_KEY_NAME, STORE_HASH_KEY_LEN);
+			r = -EPROTO;
+			goto error;
+		}
+		memcpy(store->key, blob, STORE_HASH_KEY_LEN);
+	} else if (rc == SQLITE_DONE) {
+		r = store_random(fresh, sizeof(fresh));
+		if (r < 0) {
+			snprintf(store->errmsg, sizeof(store->errmsg), "getrandom: %s",
+				 strerror(-r));
+			goto error;
+		}
+		rc = sqlite3_prepare_v2(store->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+					-1, &ins, NULL);
+		if (rc != SQLITE_OK)
+			goto sqlite_error;
+		sqlite3_bind_text(ins, 1, STORE_KEY_NAME, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 2, fresh, sizeof(fresh), SQLITE_STATIC);
+		rc = sqlite3_step(ins);
+		if (rc != SQLITE_DONE)
+			goto sqlite_error;
+		memcpy(store->key, fresh, sizeof(fresh));
+	} else {
+		goto sqlite_error;
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	return store_exec(store, "COMMIT");
+
+sqlite_error:
+	r = store_fail(store, rc);
+error:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static void store_teardown(struct store *store)
+{
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(store->stmt[i]);
+	sqlite3_close(store->db);
+	OPENSSL_cleanse(store->key, sizeof(store->key));
+	free(store);
+}
+
+int store_open(struct store **out, const char *path)
+{
+	struct store *store;
+	int rc, r;
+
+	if (!out || !path)
+		return -EINVAL;
+	*out = NULL;
+	store = calloc(1, sizeof(*store));
+	if (!store)
+		return -ENOMEM;
+
+	rc = sqlite3_open_v2(path, &store->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		/* CANTOPEN carries the real reason (ENOENT, EACCES, ...) in errno. */
+		int sys = store->db ? sqlite3_system_errno(store->db) : 0;
+
+		r = (rc & 0xff) == SQLITE_CANTOPEN && sys > 0 ? -sys : store_errno(rc);
+		goto error;
+	}
+	/* SQLite falls back to read-only when the file cannot be written; the journal
+	 * is useless then, so say so now rather than at the first grant. */
+	if (sqlite3_db_readonly(store->db, "main") == 1) {
+		r = -EROFS;
+		goto error;
+	}
+
+	r = store_pragmas(store);
+	if (r < 0)
+		goto error;
+	r = store_migrate(store);
+	if (r < 0)
+		goto error;
+	r = store_load_key(store);
+	if (r < 0)
+		goto error;
+
+	for (int i = 0; i < STMT_COUNT; i++) {
+		rc = sqlite3_prepare_v3(store->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					&store->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			r = store_fail(store, rc);
+			goto error;
+		}
+	}
+
+	*out = store;
+	return 0;
+
+error:
+	store_teardown(store);
+	return r;
+}
+
+void store_close(struct store *store)
+{
+	if (!store)
+		return;
+	/* Callers who want to know whether the last rows made it call store_sync()
+	 * first; here a failure can only be dropped. */
+	store_sync(store);
+	store_teardown(store);
+}
+
+sqlite3 *store_db(struct store *store)
+{
+	return store ? store->db : NULL;
+}
+
+const char *store_errmsg(struct store *store)
+{
+	if (!store)
+		return "no store";
+	return store->errmsg[0] ? store->errmsg : sqlite3_errmsg(store->db);
+}
+
+int store_code_hash(const struct store *store, const char *code, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+
+	if (!store || (!code && len) || !out)
+		return -EINVAL;
+	/* HMAC() wants a non-NULL data pointer even for an empty code. */
+	if (!HMAC(EVP_sha256(), store->key, sizeof(store->key),
+		  (const unsigned char *)(code ? code : ""), len, md, &md_len) ||
+	    md_len * 2 != STORE_HASH_HEX_LEN)
+		return -EIO;
+	for (unsigned int i = 0; i < md_len; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[STORE_HASH_HEX_LEN] = '\0';
+	OPENSSL_cleanse(md, sizeof(md));
+	return 0;
+}
+
+static void store_bind_text(sqlite3_stmt *stmt, int idx, const char *text)
+{
+	if (text)
+		sqlite3_bind_text(stmt, idx, text, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, idx);
+}
+
+/* One journal row: opens the group-commit transaction if needed, then inserts.
+ * Statement failures leave the open transaction as it was; if SQLite rolled it back
+ * by itself (disk full, I/O error) the earlier unsynced rows went with it. */
+static int store_insert(struct store *store, int64_t time_ms, const char *lane, int64_t check_id,
+			const char *step, const char *value, const char *source,
+			const char *code_kind, const char *code_hash, const char *request_id,
+			const char *detail, int64_t *row_id)
+{
+	sqlite3_stmt *stmt = store->stmt[STMT_INSERT];
+	int r;
+
+	store->errmsg[0] = '\0';
+	if (sqlite3_get_autocommit(store->db)) {
+		r = store_step_done(store, STMT_BEGIN);
+		if (r < 0)
+			return r;
+	}
+
+	sqlite3_bind_int64(stmt, 1, time_ms);
+	store_bind_text(stmt, 2, lane);
+	if (check_id > 0)
+		sqlite3_bind_int64(stmt, 3, check_id);
+	else
+		sqlite3_bind_null(stmt, 3);
+	store_bind_text(stmt, 4, step);
+	store_bind_text(stmt, 5, value);
+	store_bind_text(stmt, 6, source);
+	store_bind_text(stmt, 7, code_kind);
+	store_bind_text(stmt, 8, code_hash);
+	store_bind_text(stmt, 9, request_id);
+	store_bind_text(stmt, 10, detail);
+	r = store_step_done(store, STMT_INSERT);
+	if (r == 0 && row_id)
+		*row_id = sqlite3_last_insert_rowid(store->db);
+	return r;
+}
+
+int store_append_scan(struct store *store, int64_t time_ms, const char *lane, const char *source,
+		      const char *code_kind, const char *code_hash, const char *request_id,
+		      const char *detail, int64_t *check_id)
+{
+	if (!store || !lane)
+		return -EINVAL;
+	/* A scan's facts live in their own columns; value is empty. */
+	return store_insert(store, time_ms, lane, 0, "scan", "", source, code_kind, code_hash,
+			    request_id, detail, check_id);
+}
+
+int store_append_step(struct store *store, int64_t check_id, int64_t time_ms, const char *lane,
+		      const char *step, const char *value, const char *detail)
+{
+	if (!store || check_id <= 0 || !lane || !step || !value || !strcmp(step, "scan") ||
+	    !strcmp(step, "event"))
+		return -EINVAL;
+	return store_insert(store, time_ms, lane, check_id, step, value, NULL, NULL, NULL, NULL,
+			    detail, NULL);
+}
+
+int store_append_event(struct store *store, int64_t time_ms, const char *lane, const char *kind,
+		       const char *detail, int64_t *row_id)
+{
+	if (!store || !lane || !kind)
+		return -EINVAL;
+	return store_insert(store, time_ms, lane, 0, "event", kind, NULL, NULL, NULL, NULL, detail,
+			    row_id);
+}
+
+bool store_pending(const struct store *store)
+{
+	return store && !sqlite3_get_autocommit(store->db);
+}
+
+int store_sync(struct store *store)
+{
+	int r;
+
+	if (!store)
+		return -EINVAL;
+	store->errmsg[0] = '\0';
+	if (sqlite3_get_autocommit(store->db))
+		return 0;
+	r = store_step_done(store, STMT_COMMIT);
+	if (r < 0 && !sqlite3_get_autocommit(store->db)) {
+		/* A COMMIT that failed with BUSY leaves the transaction open; we roll
+		 * back so the next append starts clean and the loss is reported once. */
+		sqlite3_step(store->stmt[STMT_ROLLBACK]);
+		sqlite3_reset(store->stmt[STMT_ROLLBACK]);
+	}
+	return r;
+}
+
+int store_recently_granted(struct store *store, const char *code_hash, int64_t since_ms)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	if (!store || !code_hash)
+		return -EINVAL;
+	store->errmsg[0] = '\0';
+	stmt = store->stmt[STMT_GRANTED];
+	sqlite3_bind_text(stmt, 1, code_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since_ms);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		r = sqlite3_column_int(stmt, 0) ? 1 : 0;
+	else
+		r = store_fail(store, rc);
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return r;
+}

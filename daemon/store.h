@@ -1,0 +1,54 @@
+/* store.h: the SQLite audit journal.
+ *
+ * Owns the database connection: pragmas at open (WAL, synchronous=FULL,
+ * foreign_keys, busy_timeout), migrations from schema.h keyed to
+ * PRAGMA user_version (each in one transaction), statements prepared once,
+ * the installation's code-hash key (32 random bytes in meta, made on first open).
+ *
+ * Group commit: store_append_* rows go into an open transaction; store_sync()
+ * commits it durably. A grant is appended and synced before the relay moves;
+ * other rows are synced by the daemon's flush timer (store_pending() says when
+ * one is needed) or by the next grant. Every function returns 0 or a negative
+ * errno (-EIO for SQLite errors, -ENOSPC for a full disk, -EROFS for a read-only
+ * file); nothing here logs or exits. store_errmsg() gives SQLite's last words.
+ */
+#ifndef TS_STORE_H
+#define TS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#define STORE_HASH_KEY_LEN 32
+#define STORE_HASH_HEX_LEN 64 /* + NUL */
+
+struct store;
+
+int store_open(struct store **out, const char *path);
+void store_close(struct store *store); /* syncs; accepts NULL */
+
+sqlite3 *store_db(struct store *store);
+const char *store_errmsg(struct store *store);
+
+/* HMAC-SHA256(installation key, code) as lowercase hex; out has 65 bytes. */
+int store_code_hash(const struct store *store, const char *code, size_t len, char *out);
+
+/* A new check: a 'scan' row; *check_id is its row id. detail may be NULL (JSON text). */
+int store_append_scan(struct store *store, int64_t time_ms, const char *lane, const char *source,
+		      const char *code_kind, const char *code_hash, const char *request_id,
+		      const char *detail, int64_t *check_id);
+/* A later step of check_id: step is "verdict", "attendant", "grant", "gate" or "abort". */
+int store_append_step(struct store *store, int64_t check_id, int64_t time_ms, const char *lane,
+		      const char *step, const char *value, const char *detail);
+/* A lane event (kind in value, e.g. "mode_change", "fire_alarm", "manual_open"). */
+int store_append_event(struct store *store, int64_t time_ms, const char *lane, const char *kind,
+		       const char *detail, int64_t *row_id);
+
+bool store_pending(const struct store *store); /* rows appended but not synced */
+int store_sync(struct store *store);          /* commit durably; no-op if nothing pending */
+
+/* Was code_hash granted on any lane since since_ms (for the reuse flag)? 1 yes, 0 no, <0 error. */
+int store_recently_granted(struct store *store, const char *code_hash, int64_t since_ms);
+
+#endif

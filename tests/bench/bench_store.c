@@ -1,0 +1,164 @@
+/* bench_store.c: how fast the audit journal takes checks and gives them back.
+ *
+ * Usage: bench_store [DIR [N]]. Makes a fresh journal in a new directory under DIR
+ * (default /tmp, which may be tmpfs: pass a directory on the real disk to measure
+ * fsync), then plays N checks (default 10000) the way the daemon writes them: scan,
+ * verdict, attendant, grant, store_sync (the durable grant the relay waits for),
+ * gate; the gate row rides along with the next grant's commit. Prints checks/s,
+ * rows/s and the grant-sync latency the relay would see, then exports everything
+ * to /dev/null as CSV and as JSON Lines and prints rows/s for each. The journal is
+ * removed at the end.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "export.h"
+#include "store.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int bench_append(struct store *s, long n, double *sync_s)
+{
+	static const char *const lanes[] = {"L1", "L2", "L3", "L4"};
+	char code[32], hash[STORE_HASH_HEX_LEN + 1], req[32];
+	int64_t t = (int64_t)time(NULL) * 1000, check;
+	int r;
+
+	for (long i = 0; i < n; i++, t += 250) {
+		const char *lane = lanes[i % 4];
+		double t0;
+
+		snprintf(code, sizeof(code), "TICKET-%08ld", i);
+		snprintf(req, sizeof(req), "req-%ld", i);
+		r = store_code_hash(s, code, strlen(code), hash);
+		if (r == 0)
+			r = store_append_scan(s, t, lane, "serial0", "qr", hash, req, NULL, &check);
+		if (r == 0)
+			r = store_append_step(
+			    s, check, t + 40, lane, "verdict", "allow",
+			    "{\"reason\":\"valid ticket\",\"initials\":\"И. П.\"}");
+		if (r == 0)
+			r = store_append_step(s, check, t + 90, lane, "attendant", "confirm", NULL);
+		if (r == 0)
+			r = store_append_step(s, check, t + 95, lane, "grant", "a", NULL);
+		if (r < 0)
+			return r;
+		t0 = now_s();
+		r = store_sync(s);
+		sync_s[i] = now_s() - t0;
+		if (r == 0)
+			r = store_append_step(s, check, t + 200, lane, "gate", "passed", NULL);
+		if (r < 0)
+			return r;
+	}
+	return store_sync(s);
+}
+
+static int bench_export(const char *path, enum export_format format, const char *name)
+{
+	struct export_filter all = {INT64_MIN, INT64_MAX, NULL};
+	sqlite3 *db = NULL;
+	uint64_t rows = 0;
+	FILE *out;
+	double t0, dt;
+	int r;
+
+	out = fopen("/dev/null", "we");
+	if (!out)
+		return -errno;
+	r = export_open_db(path, &db);
+	if (r == 0) {
+		t0 = now_s();
+		r = export_run(db, &all, format, out, &rows);
+		dt = now_s() - t0;
+		if (r == 0)
+			printf("export %-5s %10llu rows in %7.3f s: %10.0f rows/s\n", name,
+			       (unsigned long long)rows, dt, (double)rows / dt);
+	}
+	sqlite3_close(db);
+	fclose(out);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = argc > 1 ? argv[1] : "/tmp";
+	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
+	char dir[PATH_MAX], path[PATH_MAX + 16], side[PATH_MAX + 32];
+	struct store *s = NULL;
+	double *sync_s, t0, dt;
+	int r;
+
+	if (n <= 0 || argc > 3) {
+		fprintf(stderr, "usage: %s [DIR [N]]\n", argv[0]);
+		return 2;
+	}
+	sync_s = calloc((size_t)n, sizeof(*sync_s));
+	if (!sync_s)
+		return 1;
+	snprintf(dir, sizeof(dir), "%s/bench-store-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		fprintf(stderr, "mkdtemp %s: %s\n", dir, strerror(errno));
+		free(sync_s);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/journal.db", dir);
+
+	r = store_open(&s, path);
+	if (r < 0) {
+		fprintf(stderr, "store_open %s: %s\n", path, strerror(-r));
+		goto out;
+	}
+	printf("journal %s, %ld checks\n", path, n);
+	t0 = now_s();
+	r = bench_append(s, n, sync_s);
+	dt = now_s() - t0;
+	if (r < 0) {
+		fprintf(stderr, "append: %s (%s)\n", strerror(-r), store_errmsg(s));
+		goto out;
+	}
+	store_close(s);
+	s = NULL;
+
+	qsort(sync_s, (size_t)n, sizeof(*sync_s), cmp_double);
+	printf("append %ld checks in %.3f s: %.0f checks/s, %.0f rows/s\n", n, dt, (double)n / dt,
+	       (double)n * 5 / dt);
+	printf("grant sync latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", sync_s[n / 2] * 1e3,
+	       sync_s[(size_t)((double)n * 0.99)] * 1e3, sync_s[n - 1] * 1e3);
+
+	r = bench_export(path, EXPORT_CSV, "csv");
+	if (r == 0)
+		r = bench_export(path, EXPORT_JSONL, "jsonl");
+	if (r < 0)
+		fprintf(stderr, "export: %s\n", strerror(-r));
+
+out:
+	store_close(s);
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	rmdir(dir);
+	free(sync_s);
+	return r < 0;
+}

@@ -1,0 +1,492 @@
+/* test_export.c: exports of a journal written through store.c and read back through
+ * a read-only connection: RFC 4180 CSV compared byte for byte, JSON Lines parsed
+ * line by line with cJSON, the time and lane filters, write errors, flat memory as
+ * the journal grows, and export_parse_time. Local time is pinned with TZ.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <cjson/cJSON.h>
+
+#include "export.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char path[PATH_MAX];
+	struct store *store;
+	sqlite3 *db;
+};
+
+static const struct export_filter all = {INT64_MIN, INT64_MAX, NULL};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	/* Moscow has no DST, so +03:00 all year; POSIX spelling needs no tzdata. */
+	setenv("TZ", "MSK-3", 1);
+	tzset();
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ts-export-XXXXXX");
+	if (!mkdtemp(f->dir))
+		goto error;
+	snprintf(f->path, sizeof(f->path), "%s/journal.db", f->dir);
+	if (store_open(&f->store, f->path) < 0)
+		goto error;
+	*state = f;
+	return 0;
+
+error:
+	rmdir(f->dir);
+	free(f);
+	return -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char side[PATH_MAX + 8];
+
+	sqlite3_close(f->db);
+	store_close(f->store);
+	unlink(f->path);
+	snprintf(side, sizeof(side), "%s-wal", f->path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", f->path);
+	unlink(side);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* One check with the steps the daemon writes; NULL skips a step. */
+static int64_t add_check(struct store *s, int64_t t, const char *lane, const char *source,
+			 const char *request_id, const char *verdict, const char *verdict_detail,
+			 const char *attendant, const char *grant, const char *gate)
+{
+	int64_t id = 0;
+
+	assert_int_equal(store_append_scan(s, t, lane, source, "qr", NULL, request_id, NULL, &id),
+			 0);
+	if (verdict)
+		assert_int_equal(
+		    store_append_step(s, id, t + 1, lane, "verdict", verdict, verdict_detail), 0);
+	if (attendant)
+		assert_int_equal(
+		    store_append_step(s, id, t + 2, lane, "attendant", attendant, NULL), 0);
+	if (grant)
+		assert_int_equal(store_append_step(s, id, t + 3, lane, "grant", grant, NULL), 0);
+	if (gate)
+		assert_int_equal(store_append_step(s, id, t + 4, lane, "gate", gate, NULL), 0);
+	return id;
+}
+
+static void open_export_db(struct fixture *f)
+{
+	assert_int_equal(store_sync(f->store), 0);
+	assert_int_equal(export_open_db(f->path, &f->db), 0);
+}
+
+/* Runs an export into a heap buffer; the caller frees it. */
+static char *export_to_string(sqlite3 *db, const struct export_filter *filter,
+			      enum export_format format, uint64_t *rows)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	assert_int_equal(export_run(db, filter, format, out, rows), 0);
+	assert_int_equal(fclose(out), 0);
+	return buf;
+}
+
+/* 2026-11-25T13:05:01.123+03:00 */
+static int64_t sample_ms(void)
+{
+	struct tm tm = {
+	    .tm_year = 126, .tm_mon = 10, .tm_mday = 25, .tm_hour = 10, .tm_min = 5, .tm_sec = 1};
+
+	return (int64_t)timegm(&tm) * 1000 + 123;
+}
+
+static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8(void **state)
+{
+	struct fixture *f = *state;
+	int64_t t = sample_ms();
+	uint64_t rows = 0;
+	char *csv;
+
+	add_check(f->store, t, "Вход 1", "serial0", "req,1", "allow",
+		  "{\"reason\":\"Паспорт \\\"А\\\", стр. 1\\r\\nвторая\"}", "confirm", "a",
+		  "passed");
+	/* No steps after the scan, no request id, and a verdict detail that is not JSON. */
+	add_check(f->store, t + 1000, "L2", "cam \"0\"", NULL, "deny", "not json", NULL, NULL,
+		  NULL);
+	add_check(f->store, t + 2000, "L2", "cam0", "", NULL, NULL, NULL, NULL, NULL);
+	open_export_db(f);
+
+	csv = export_to_string(f->db, &all, EXPORT_CSV, &rows);
+	assert_int_equal(rows, 3);
+	assert_string_equal(
+	    csv,
+	    "check_id,time,lane,source,code_kind,verdict,attendant,gate,grant_dir,request_id,"
+	    "reason\r\n"
+	    "1,2026-11-25T13:05:01.123+03:00,Вход 1,serial0,qr,allow,confirm,passed,a,\"req,1\","
+	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\"\r\n"
+	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,none,none,,,\r\n"
+	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,none,none,,,\r\n");
+	free(csv);
+}
+
+static void time_is_local_iso8601_with_numeric_offset_on_both_sides_of_utc(void **state)
+{
+	struct fixture *f = *state;
+	char *out;
+
+	add_check(f->store, -1, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	add_check(f->store, 0, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	open_export_db(f);
+
+	out = export_to_string(f->db, &all, EXPORT_CSV, NULL);
+	assert_non_null(strstr(out, "\r\n1,1970-01-01T02:59:59.999+03:00,"));
+	assert_non_null(strstr(out, "\r\n2,1970-01-01T03:00:00.000+03:00,"));
+	free(out);
+
+	/* New York in winter, and India's half-hour offset. */
+	setenv("TZ", "EST5EDT,M3.2.0,M11.1.0", 1);
+	tzset();
+	out = export_to_string(f->db, &all, EXPORT_CSV, NULL);
+	assert_non_null(strstr(out, "\r\n2,1969-12-31T19:00:00.000-05:00,"));
+	free(out);
+	setenv("TZ", "IST-5:30", 1);
+	tzset();
+	out = export_to_string(f->db, &all, EXPORT_CSV, NULL);
+	assert_non_null(strstr(out, "\r\n2,1970-01-01T05:30:00.000+05:30,"));
+	free(out);
+}
+
+static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void **state)
+{
+	static const char *const keys[] = {"check_id",	"time",	      "lane",	   "source",
+					   "code_kind", "verdict",    "attendant", "gate",
+					   "grant_dir", "request_id", "reason"};
+	struct fixture *f = *state;
+	uint64_t rows = 0;
+	char *text, *line, *save = NULL;
+	int n = 0;
+	/* Control characters, quote, backslash, Cyrillic, U+2028, a 4-byte emoji. */
+	const char *reason = "a\x01\x1f\t\"\\b\u2028Я😀";
+
+	add_check(f->store, sample_ms(), "L1", "serial0", "req\n1", "allow",
+		  "{\"reason\":\"a\\u0001\\u001f\\t\\\"\\\\b\\u2028Я😀\"}", "reject", NULL, "none");
+	/* Bytes that are not UTF-8 cannot reach JSON as they are. */
+	add_check(f->store, sample_ms() + 1, "L\xff\xc3(", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	open_export_db(f);
+
+	text = export_to_string(f->db, &all, EXPORT_JSONL, &rows);
+	assert_int_equal(rows, 2);
+	assert_int_equal(text[strlen(text) - 1], '\n');
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *obj = cJSON_Parse(line), *item;
+		int k = 0;
+
+		if (!obj)
+			fail_msg("line %d is not JSON: %s", n + 1, line);
+		assert_true(cJSON_IsObject(obj));
+		cJSON_ArrayForEach(item, obj)
+		{
+			assert_true(k < 11);
+			assert_string_equal(item->string, keys[k]);
+			if (k == 0)
+				assert_true(cJSON_IsNumber(item));
+			else
+				assert_true(cJSON_IsString(item));
+			k++;
+		}
+		assert_int_equal(k, 11);
+		if (n == 0) {
+			assert_int_equal(cJSON_GetObjectItem(obj, "check_id")->valuedouble, 1);
+			assert_string_equal(cJSON_GetObjectItem(obj, "time")->valuestring,
+					    "2026-11-25T13:05:01.123+03:00");
+			assert_string_equal(cJSON_GetObjectItem(obj, "request_id")->valuestring,
+					    "req\n1");
+			assert_string_equal(cJSON_GetObjectItem(obj, "reason")->valuestring,
+					    reason);
+			assert_string_equal(cJSON_GetObjectItem(obj, "attendant")->valuestring,
+					    "reject");
+			assert_string_equal(cJSON_GetObjectItem(obj, "grant_dir")->valuestring, "");
+		} else {
+			assert_string_equal(cJSON_GetObjectItem(obj, "lane")->valuestring,
+					    "L\xef\xbf\xbd\xef\xbf\xbd(");
+			assert_string_equal(cJSON_GetObjectItem(obj, "reason")->valuestring, "");
+		}
+		cJSON_Delete(obj);
+		n++;
+	}
+	assert_int_equal(n, 2);
+	free(text);
+}
+
+/* The check ids in a JSONL export, in order, as "1,5,9". */
+static void exported_ids(sqlite3 *db, const struct export_filter *filter, char *ids, size_t size)
+{
+	char *text = export_to_string(db, filter, EXPORT_JSONL, NULL), *line, *save = NULL;
+	size_t len = 0;
+
+	ids[0] = '\0';
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cJSON *obj = cJSON_Parse(line);
+
+		assert_non_null(obj);
+		len += (size_t)snprintf(ids + len, size - len, "%s%d", len ? "," : "",
+					cJSON_GetObjectItem(obj, "check_id")->valueint);
+		cJSON_Delete(obj);
+	}
+	free(text);
+}
+
+static void filters_take_half_open_time_range_and_lane_in_check_id_order(void **state)
+{
+	struct fixture *f = *state;
+	struct export_filter filter;
+	char ids[128];
+
+	/* Ids 1, 2, 3, 4, 5 (scans only); the clock stepped back before check 4. */
+	add_check(f->store, 1000, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	add_check(f->store, 2000, "L2", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	add_check(f->store, 3000, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	add_check(f->store, 1500, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	add_check(f->store, 4000, "L2", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	assert_int_equal(store_append_event(f->store, 2500, "L1", "fire_alarm", NULL, NULL), 0);
+	open_export_db(f);
+
+	exported_ids(f->db, &all, ids, sizeof(ids));
+	assert_string_equal(ids, "1,2,3,4,5");
+
+	filter = (struct export_filter){1500, 3000, NULL};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "2,4");
+
+	filter = (struct export_filter){2000, INT64_MAX, NULL};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "2,3,5");
+
+	filter = (struct export_filter){INT64_MIN, 2000, NULL};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "1,4");
+
+	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L2"};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "2,5");
+
+	filter = (struct export_filter){1000, 3001, "L1"};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "1,3,4");
+
+	filter = (struct export_filter){5000, 6000, NULL};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "");
+
+	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L9"};
+	exported_ids(f->db, &filter, ids, sizeof(ids));
+	assert_string_equal(ids, "");
+}
+
+static void write_error_on_the_output_gives_eio(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t rows = 99;
+	FILE *out;
+
+	add_check(f->store, 1000, "L1", "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	open_export_db(f);
+	out = fopen("/dev/full", "w");
+	assert_non_null(out);
+	assert_int_equal(export_run(f->db, &all, EXPORT_CSV, out, &rows), -EIO);
+	fclose(out);
+	out = fopen("/dev/full", "w");
+	assert_non_null(out);
+	assert_int_equal(export_run(f->db, &all, EXPORT_JSONL, out, &rows), -EIO);
+	fclose(out);
+}
+
+static size_t peak_heap;
+
+static ssize_t peak_write(void *cookie, const char *buf, size_t size)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	if (mi.uordblks > peak_heap)
+		peak_heap = mi.uordblks;
+	return (ssize_t)size;
+}
+
+/* Heap in use at its highest while exporting, above what it was before. */
+static size_t export_heap_growth(sqlite3 *db, const struct export_filter *filter, uint64_t *rows)
+{
+	cookie_io_functions_t io = {.write = peak_write};
+	FILE *out = fopencookie(NULL, "w", io);
+	size_t base;
+
+	assert_non_null(out);
+	/* Small buffer: the sampler runs every few rows. */
+	setvbuf(out, NULL, _IOFBF, 512);
+	base = mallinfo2().uordblks;
+	peak_heap = base;
+	assert_int_equal(export_run(db, filter, EXPORT_JSONL, out, rows), 0);
+	fclose(out);
+	return peak_heap - base;
+}
+
+static void export_memory_stays_flat_as_the_journal_grows(void **state)
+{
+	struct fixture *f = *state;
+	struct export_filter filter = {1000, INT64_MAX / 2, NULL};
+	size_t small, large;
+	uint64_t rows;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		add_check(f->store, 1000 + i, "L1", "serial0", "req", "allow",
+			  "{\"reason\":\"ok ok ok ok ok ok ok\"}", "confirm", "a", "passed");
+	open_export_db(f);
+	/* A bounded page cache, so that only the export itself could grow. */
+	assert_int_equal(sqlite3_exec(f->db, "PRAGMA cache_size=-256", NULL, NULL, NULL),
+			 SQLITE_OK);
+	small = export_heap_growth(f->db, &filter, &rows);
+	assert_int_equal(rows, 1000);
+	sqlite3_close(f->db);
+	f->db = NULL;
+
+	for (; i < 30000; i++)
+		add_check(f->store, 1000 + i, "L1", "serial0", "req", "allow",
+			  "{\"reason\":\"ok ok ok ok ok ok ok\"}", "confirm", "a", "passed");
+	open_export_db(f);
+	assert_int_equal(sqlite3_exec(f->db, "PRAGMA cache_size=-256", NULL, NULL, NULL),
+			 SQLITE_OK);
+	large = export_heap_growth(f->db, &filter, &rows);
+	assert_int_equal(rows, 30000);
+
+	print_message("heap growth: %zu bytes for 1000 rows, %zu bytes for 30000 rows\n", small,
+		      large);
+	/* 30 times the rows (about 5 MB of JSON) within the page cache's 256 KiB. */
+	assert_true(large < small + 300 * 1024);
+}
+
+static void open_refuses_missing_file_and_never_creates_one(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 16];
+	sqlite3 *db = (sqlite3 *)0x1;
+
+	snprintf(path, sizeof(path), "%s/missing.db", f->dir);
+	assert_int_equal(export_open_db(path, &db), -ENOENT);
+	assert_null(db);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
+static void parse_time_takes_local_dates_datetimes_and_unix_ms(void **state)
+{
+	int64_t ms = 0;
+
+	(void)state;
+	/* 2026-12-01T00:00 in Moscow is 2026-11-30T21:00Z = 1796072400 s. */
+	assert_int_equal(export_parse_time("2026-12-01", &ms), 0);
+	assert_int_equal(ms, 1796072400000LL);
+	assert_int_equal(export_parse_time("2026-12-01T19:00", &ms), 0);
+	assert_int_equal(ms, 1796072400000LL + 19 * 3600000LL);
+	assert_int_equal(export_parse_time("2026-12-01T19:00:07", &ms), 0);
+	assert_int_equal(ms, 1796072400000LL + 19 * 3600000LL + 7000);
+	assert_int_equal(export_parse_time("2028-02-29", &ms), 0);
+	assert_int_equal(export_parse_time("1796072400123", &ms), 0);
+	assert_int_equal(ms, 1796072400123LL);
+	assert_int_equal(export_parse_time("0", &ms), 0);
+	assert_int_equal(ms, 0);
+	assert_int_equal(export_parse_time("-5", &ms), 0);
+	assert_int_equal(ms, -5);
+
+	/* Through a DST change: the offset is the one in force on that date. */
+	setenv("TZ", "EST5EDT,M3.2.0,M11.1.0", 1);
+	tzset();
+	assert_int_equal(export_parse_time("2026-07-01T12:00", &ms), 0);
+	assert_int_equal(ms, 1782921600000LL); /* 16:00Z */
+	assert_int_equal(export_parse_time("2026-01-01T12:00", &ms), 0);
+	assert_int_equal(ms, 1767286800000LL); /* 17:00Z */
+	setenv("TZ", "MSK-3", 1);
+	tzset();
+}
+
+static void parse_time_rejects_garbage_with_einval(void **state)
+{
+	static const char *const bad[] = {
+	    "",
+	    "-",
+	    "12a",
+	    "2026-1-01",
+	    "2026-13-01",
+	    "2026-00-10",
+	    "2026-02-29",
+	    "2026-04-31",
+	    "2026-12-01T",
+	    "2026-12-01T24:00",
+	    "2026-12-01T19:60",
+	    "2026-12-01T19:00:60",
+	    "2026-12-01 19:00",
+	    "2026-12-01T19",
+	    "2026-12-01T19:00Z",
+	    "2026-12-01x",
+	    " 2026-12-01",
+	    "99999999999999999999",
+	    "1969-12-31",
+	    "+5",
+	};
+	int64_t ms = 42;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (export_parse_time(bad[i], &ms) != -EINVAL)
+			fail_msg("\"%s\" was accepted (ms %lld), expected -EINVAL", bad[i],
+				 (long long)ms);
+	}
+	assert_int_equal(export_parse_time(NULL, &ms), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		time_is_local_iso8601_with_numeric_offset_on_both_sides_of_utc, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		filters_take_half_open_time_range_and_lane_in_check_id_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(write_error_on_the_output_gives_eio, setup, teardown),
+	    cmocka_unit_test_setup_teardown(export_memory_stays_flat_as_the_journal_grows, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(open_refuses_missing_file_and_never_creates_one, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(parse_time_takes_local_dates_datetimes_and_unix_ms,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(parse_time_rejects_garbage_with_einval, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
