@@ -1,0 +1,50 @@
+/* station.h: one lane at run time: the pure lane state machine (lane.h) wired
+ * to its IO backend, its scanner, the verifiers and the journal.
+ *
+ * The station owns the only clock reads and the only timer of its lane. It
+ * applies the lane's actions in order, journaling each step before acting on
+ * it; a grant is synced to disk before the outputs that open the gate move.
+ */
+#ifndef TS_STATION_H
+#define TS_STATION_H
+
+#include <cjson/cJSON.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "io.h"
+#include "lane.h"
+#include "passes.h"
+#include "store.h"
+
+struct station_env {
+	sd_event *ev;
+	struct store *store;
+	struct passes *passes;
+	const struct config *cfg;
+};
+
+struct station;
+
+/* Opens the IO backend and the scanner, drives every output to its safe level and
+ * reads the fire loop. 0 or negative errno; on error *why names the part that failed. */
+int station_open(struct station **out, const struct station_env *env,
+		 const struct config_lane *lane, uint64_t request_seed, const char **why);
+/* Drives the outputs safe, journals the stop, frees. Accepts NULL. */
+void station_close(struct station *st);
+
+const char *station_name(const struct station *st);
+struct io *station_io(struct station *st);
+
+/* Each returns an enum lane_result (>= 0) or a negative errno (-EINVAL: bad code). */
+int station_scan(struct station *st, const char *payload, size_t len, const char *source);
+int station_decide(struct station *st, bool confirm, uint64_t request_id);
+int station_manual_open(struct station *st, enum lane_dir dir, const char *reason);
+int station_set_mode(struct station *st, enum lane_mode mode);
+
+/* Adds name, state, mode, pending_mode, attendant_left_ms, outputs, check to obj. */
+int station_status(struct station *st, cJSON *obj);
+
+const char *station_result_name(int result);
+
+#endif
