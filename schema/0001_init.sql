@@ -49,7 +49,7 @@ SELECT s.id AS check_id,
 	(SELECT detail FROM journal j WHERE j.check_id = s.id AND j.step = 'verdict'
 	 ORDER BY j.id DESC LIMIT 1) AS verdict_detail,
 	COALESCE((SELECT value FROM journal j WHERE j.check_id = s.id AND j.step = 'attendant'
-		  ORDER BY j.id DESC LIMIT 1), 'none') AS attendant,
+		  ORDER BY j.id DESC LIMIT 1), 'not_required') AS attendant,
 	COALESCE((SELECT value FROM journal j WHERE j.check_id = s.id AND j.step = 'grant'
 		  ORDER BY j.id DESC LIMIT 1), '') AS grant_dir,
 	COALESCE((SELECT value FROM journal j WHERE j.check_id = s.id AND j.step = 'gate'

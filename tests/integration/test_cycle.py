@@ -79,6 +79,9 @@ def test_unknown_and_expired_codes_are_denied_without_opening(daemon):
     assert daemon.wait_state("denied")["check"]["verdict"] == "expired"
     daemon.wait_state("idle")
     assert edges(daemon, "open_a") == 0 and edges(daemon, "open_b") == 0
+    rows = daemon.export()
+    assert [(r["verdict"], r["attendant"], r["gate"]) for r in rows] == [
+        ("unknown", "not_required", "none"), ("expired", "not_required", "none")], rows
 
 
 def test_stale_request_id_cannot_confirm_the_next_visitor(daemon):
@@ -238,3 +241,22 @@ def test_idle_daemon_does_not_wake_up(daemon):
     time.sleep(2.0)
     after = switches()
     assert after - before == 0, f"{after - before} wake-ups in 2 s of idle"
+
+
+def test_watchdog_pings_when_systemd_asks_for_them(daemon_factory, tmp_path):
+    d = daemon_factory()
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    proc = subprocess.Popen(["/bin/sh", "-c", f'WATCHDOG_PID=$$ exec "{TURNSTILED}" -d -f "{d.config}"'],
+                            env=dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000"),
+                            stderr=subprocess.DEVNULL)
+    try:
+        messages = [sock.recv(4096).decode() for _ in range(3)]
+        assert any("READY=1" in m for m in messages), messages
+        assert sum("WATCHDOG=1" in m for m in messages) >= 1, messages
+    finally:
+        proc.terminate()
+        proc.wait()
+        sock.close()

@@ -147,8 +147,8 @@ static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8
 	    "reason\r\n"
 	    "1,2026-11-25T13:05:01.123+03:00,Вход 1,serial0,qr,allow,confirm,passed,a,\"req,1\","
 	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\"\r\n"
-	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,none,none,,,\r\n"
-	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,none,none,,,\r\n");
+	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,not_required,none,,,\r\n"
+	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,not_required,none,,,\r\n");
 	free(csv);
 }
 
