@@ -19,7 +19,7 @@ from pathlib import Path
 
 build = Path(sys.argv[1])
 rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
-tmp = Path(tempfile.mkdtemp(prefix="ts-bench-"))
+tmp = Path(tempfile.mkdtemp(prefix="ts-bench-", dir=os.environ.get("TS_BENCH_DIR")))
 dev, peer = tmp / "scanner", tmp / "peer"
 sock_path = tmp / "control.sock"
 
@@ -51,12 +51,14 @@ subprocess.run([str(build / "turnstilectl"), "-s", str(sock_path), "passes", "im
 
 s = socket.socket(socket.AF_UNIX)
 s.connect(str(sock_path))
-f = s.makefile("rwb", buffering=0)
+# Buffered reads: an unbuffered readline() costs one recv() per byte, which would
+# make the client, not the daemon, dominate the figures.
+replies = s.makefile("rb")
 
 
 def call(req):
-    f.write(json.dumps(req).encode() + b"\n")
-    return json.loads(f.readline())
+    s.sendall(json.dumps(req).encode() + b"\n")
+    return json.loads(replies.readline())
 
 
 def state():
@@ -105,7 +107,8 @@ print(f"scan->granted p50      {statistics.median(lat):.3f} ms")
 print(f"scan->granted p99      {lat[int(len(lat) * 0.99) - 1]:.3f} ms")
 print(f"scan->granted max      {lat[-1]:.3f} ms")
 print(f"full cycles/s          {rounds / elapsed:.0f} (scan, grant, pass, gate: 5 journal rows)")
-print(f"daemon RSS             {st1['VmRSS']} (peak {st1['VmHWM']})")
+print(f"daemon RSS             {st1['VmRSS']} (peak {st1['VmHWM']}; anonymous {st1['RssAnon']}, "
+      f"file-backed library pages {st1['RssFile']})")
 print(f"idle 5 s: CPU ticks    {cpu1 - cpu0}, context switches {wakeups}")
 
 os.close(pty)
