@@ -48,11 +48,14 @@ static int setup(void **state)
 static void remove_db(const char *path)
 {
 	char side[PATH_MAX + 8];
+	int n;
 
 	unlink(path);
-	snprintf(side, sizeof(side), "%s-wal", path);
+	n = snprintf(side, sizeof(side), "%s-wal", path);
+	assert_in_range(n, 1, sizeof(side) - 1);
 	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", path);
+	n = snprintf(side, sizeof(side), "%s-shm", path);
+	assert_in_range(n, 1, sizeof(side) - 1);
 	unlink(side);
 }
 
