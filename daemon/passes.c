@@ -949,7 +949,8 @@ int passes_check(struct passes *passes, const char *code_hash, const char *lane,
 	pzone = (const char *)sqlite3_column_text(st, 7);
 	snprintf(result->code_kind, sizeof(result->code_kind), "%s",
 		 ticket ? "ticket" : "membership");
-	format_local(result->valid_until, sizeof(result->valid_until), until);
+	/* The stored end is exclusive; attendants read the last valid minute. */
+	format_local(result->valid_until, sizeof(result->valid_until), until - 1);
 	if (pass_id != NULL)
 		*pass_id = id;
 

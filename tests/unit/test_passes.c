@@ -448,7 +448,7 @@ static void valid_membership_fills_kind_title_and_valid_until(void **state)
 	assert_true(id > 0);
 	assert_string_equal(res.code_kind, "membership");
 	assert_string_equal(res.title, "Иванов, Иван");
-	assert_string_equal(res.valid_until, "01.01.2026 00:00");
+	assert_string_equal(res.valid_until, "31.12.2025 23:59");
 	assert_false(res.reuse);
 }
 
