@@ -414,7 +414,7 @@ static void reimport_replaces_the_pass_and_keeps_its_uses(void **state)
 	assert_int_equal(id2, id);
 	assert_int_equal(res.verdict, LANE_VERDICT_USED);
 	assert_string_equal(res.title, "Новый владелец");
-	assert_string_equal(res.valid_until, "12.03.2025 00:00");
+	assert_string_equal(res.valid_until, "11.03.2025 23:59");
 	assert_int_equal(passes_list(fx->passes, list_cb, &acc), 0);
 	assert_int_equal(acc.n, 2);
 	assert_int_equal(acc.e[1].uses, 1);
