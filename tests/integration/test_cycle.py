@@ -6,6 +6,8 @@ import sqlite3
 import subprocess
 import time
 
+import pytest
+
 from conftest import TURNSTILED, wait_until
 
 
@@ -204,15 +206,27 @@ def test_passes_import_is_all_or_nothing_and_names_the_line(daemon):
     assert daemon.wait_state("denied")["check"]["verdict"] == "unknown"
 
 
-def test_ready_is_sent_after_outputs_are_safe(daemon_factory, tmp_path):
-    d = daemon_factory()
+@pytest.fixture
+def notify_socket(tmp_path):
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(10)
-    env = dict(os.environ, NOTIFY_SOCKET=path)
-    proc = subprocess.Popen([str(TURNSTILED), "-d", "-f", str(d.config)], env=env,
-                            stderr=subprocess.DEVNULL)
+    yield path, sock
+    sock.close()
+
+
+def run_notified(d, notify_path, shell_prefix=""):
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+    return subprocess.Popen(["/bin/sh", "-c", f'{shell_prefix}exec "{TURNSTILED}" -d -f "{d.config}"'],
+                            env=env, stderr=subprocess.DEVNULL)
+
+
+def test_ready_is_sent_after_outputs_are_safe(daemon_factory, notify_socket):
+    d = daemon_factory()
+    path, sock = notify_socket
+    proc = run_notified(d, path)
     try:
         msg = sock.recv(4096).decode()
         assert "READY=1" in msg, msg
@@ -221,8 +235,6 @@ def test_ready_is_sent_after_outputs_are_safe(daemon_factory, tmp_path):
     finally:
         proc.terminate()
         proc.wait()
-        sock.close()
-
 
 def test_idle_daemon_does_not_wake_up(daemon):
     import time
@@ -243,15 +255,10 @@ def test_idle_daemon_does_not_wake_up(daemon):
     assert after - before == 0, f"{after - before} wake-ups in 2 s of idle"
 
 
-def test_watchdog_pings_when_systemd_asks_for_them(daemon_factory, tmp_path):
+def test_watchdog_pings_when_systemd_asks_for_them(daemon_factory, notify_socket):
     d = daemon_factory()
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(5)
-    proc = subprocess.Popen(["/bin/sh", "-c", f'WATCHDOG_PID=$$ exec "{TURNSTILED}" -d -f "{d.config}"'],
-                            env=dict(os.environ, NOTIFY_SOCKET=path, WATCHDOG_USEC="400000"),
-                            stderr=subprocess.DEVNULL)
+    path, sock = notify_socket
+    proc = run_notified(d, path, shell_prefix="WATCHDOG_PID=$$ WATCHDOG_USEC=400000 ")
     try:
         messages = [sock.recv(4096).decode() for _ in range(3)]
         assert any("READY=1" in m for m in messages), messages
@@ -259,4 +266,3 @@ def test_watchdog_pings_when_systemd_asks_for_them(daemon_factory, tmp_path):
     finally:
         proc.terminate()
         proc.wait()
-        sock.close()
