@@ -31,6 +31,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "io.h"
+#include "io_map.h"
 
 #define MS_S 1000ull
 #define MS_MIN (60 * MS_S)
@@ -73,14 +75,21 @@ static_assert(sizeof(enum config_eol) == sizeof(int), "enum size");
 static_assert(sizeof(enum lane_control) == sizeof(int), "enum size");
 static_assert(sizeof(enum lane_dir) == sizeof(int), "enum size");
 static_assert(CONFIG_SCANNER_NONE == 0 && CONFIG_SCANNER_SERIAL == 1, "scanner names");
+static_assert(CONFIG_SCANNER_CAMERA == 2, "scanner names");
 static_assert(CONFIG_EOL_CR == 0 && CONFIG_EOL_LF == 1 && CONFIG_EOL_ANY == 2, "eol names");
+static_assert(sizeof(enum config_parity) == sizeof(int), "enum size");
+static_assert(sizeof(enum config_dialect) == sizeof(int), "enum size");
+static_assert(CONFIG_IO_SIGNALS == IO_SIGNAL_COUNT, "io.SIGNAL keys");
+static_assert(CONFIG_DIALECT_PLAIN == 0 && CONFIG_DIALECT_IOBOARD == 3, "dialect names");
 static_assert(LANE_CONTROL_PULSE == 0 && LANE_CONTROL_POTENTIAL == 1, "control names");
 static_assert(LANE_DIR_A == 0 && LANE_DIR_B == 1, "direction names");
 
-static const char *const scanner_names[] = {"none", "serial", NULL};
+static const char *const scanner_names[] = {"none", "serial", "camera", NULL};
 static const char *const eol_names[] = {"cr", "lf", "any", NULL};
 static const char *const control_names[] = {"pulse", "potential", NULL};
 static const char *const dir_names[] = {"a", "b", NULL};
+static const char *const parity_names[] = {"none", "even", "odd", NULL};
+static const char *const dialect_names[] = {"plain", "waveshare", "r4d3b16", "ioboard", NULL};
 static const char *const signal_names[] = {"green", "red", "yellow", "buzzer", NULL};
 static const char *const global_sections[] = {"daemon",	   "store",  "control",
 					      "gosuslugi", "passes", NULL};
@@ -96,6 +105,9 @@ static const uint32_t config_bauds[] = {1200,	1800,	2400,	4800,	9600,
 #define IND(state, name, what)                                                                   \
 	{ .section = "lane", .key = "indicate." name, .type = CT_INDICATION,                      \
 	  L(lane.indication[state]), .doc = "indication " what }
+#define IOMAP(sig, name, what)                                                                   \
+	{ .section = "lane", .key = "io." name, .type = CT_STRING, .min = 0, .def = "",           \
+	  L(io_map[sig]), .doc = what }
 
 static const struct config_entry config_table[] = {
 	{ .section = "daemon", .key = "reuse_window", .type = CT_DURATION, .min = 0,
@@ -107,6 +119,10 @@ static const struct config_entry config_table[] = {
 
 	{ .section = "store", .key = "path", .type = CT_STRING, .min = 1, .def =
 	  "/var/lib/turnstiled/journal.db", G(store_path), .doc = "the SQLite journal file" },
+	{ .section = "store", .key = "retention_days", .type = CT_UINT, .min = 0, .max = 36500,
+	  .def = "0", G(store_retention_days),
+	  .doc = "journal rows older than this many days are purged (hourly, chain kept "
+		 "verifiable by a checkpoint row); 0 keeps them forever" },
 
 	{ .section = "control", .key = "socket", .type = CT_STRING, .min = 1,
 	  .def = "/run/turnstiled/control.sock", G(control_socket),
@@ -119,7 +135,25 @@ static const struct config_entry config_table[] = {
 	  .doc = "the certificate check API host, never taken from a QR code" },
 	{ .section = "gosuslugi", .key = "ca_file", .type = CT_STRING, .min = 0, .def = "",
 	  G(gosuslugi_ca_file),
-	  .doc = "an extra CA bundle to trust; certificates are always verified" },
+	  .doc = "a CA bundle trusted instead of the system's; always verified" },
+	{ .section = "gosuslugi", .key = "connect_timeout", .type = CT_DURATION, .min = 100,
+	  .max = 60 * MS_S, .def = "3s", G(gosuslugi_connect_timeout_ms),
+	  .doc = "how long connecting to the portal (TCP and TLS) may take" },
+	{ .section = "gosuslugi", .key = "timeout", .type = CT_DURATION, .min = 500,
+	  .max = 120 * MS_S, .def = "8s", G(gosuslugi_timeout_ms),
+	  .doc = "how long one certificate request may take in all; then unavailable" },
+	{ .section = "gosuslugi", .key = "allow_unrz_form", .type = CT_BOOL, .def = "no",
+	  G(gosuslugi_allow_unrz_form),
+	  .doc = "accept links .../vaccine/cert/verify/unrz/<16 digits> (never seen in a QR)" },
+	{ .section = "gosuslugi", .key = "check_v4", .type = CT_BOOL, .def = "no",
+	  G(gosuslugi_check_v4),
+	  .doc = "register-number links ask /api/covid-cert/v4/cert/check instead of v3" },
+	{ .section = "gosuslugi", .key = "v2_fallback", .type = CT_BOOL, .def = "no",
+	  G(gosuslugi_v2_fallback),
+	  .doc = "new-form links ask v2/cert/status when v3 says not found or fails" },
+	{ .section = "gosuslugi", .key = "keep_holder", .type = CT_BOOL, .def = "no",
+	  G(gosuslugi_keep_holder),
+	  .doc = "journal the masked initials, birth date and passport fragment of a check" },
 
 	{ .section = "passes", .key = "membership_attendant", .type = CT_BOOL, .def = "no",
 	  G(membership_attendant), .doc = "a valid membership still waits for the attendant" },
@@ -127,7 +161,7 @@ static const struct config_entry config_table[] = {
 	  G(ticket_attendant), .doc = "a valid ticket still waits for the attendant" },
 
 	{ .section = "lane", .key = "io", .type = CT_WORD, .min = 1, .required = true,
-	  .example = "sim", L(io), .doc = "the IO backend: sim" },
+	  .example = "sim", L(io), .doc = "the IO backend: sim, or modbus / gpio when built" },
 	{ .section = "lane", .key = "zone", .type = CT_WORD, .min = 0, .def = "", L(zone),
 	  .doc = "tickets with a zone open only lanes of that zone" },
 	{ .section = "lane", .key = "scanner", .type = CT_ENUM, .names = scanner_names,
@@ -142,6 +176,14 @@ static const struct config_entry config_table[] = {
 	  .def = "any", L(scanner_eol), .doc = "what ends a code: cr, lf, or any (CR, LF, CRLF)" },
 	{ .section = "lane", .key = "scanner_max_len", .type = CT_UINT, .min = 16, .max = 4096,
 	  .def = "512", L(scanner_max_len), .doc = "longer lines are rejected, never cut" },
+	{ .section = "lane", .key = "camera_device", .type = CT_STRING, .min = 0, .def = "",
+	  L(camera_device), .doc = "scanner = camera: the V4L2 device, e.g. /dev/video0" },
+	{ .section = "lane", .key = "camera_dir", .type = CT_STRING, .min = 0, .def = "",
+	  L(camera_dir), .doc = "scanner = camera without a device: a directory of PGM frames" },
+	{ .section = "lane", .key = "camera_fps", .type = CT_UINT, .min = 1, .max = 60, .def = "10",
+	  L(camera_fps), .doc = "frames per second read from camera_dir (and asked of the device)" },
+	{ .section = "lane", .key = "camera_loop", .type = CT_BOOL, .def = "yes", L(camera_loop),
+	  .doc = "camera_dir: start over after the last frame" },
 	{ .section = "lane", .key = "control", .type = CT_ENUM, .names = control_names,
 	  L(lane.control),
 	  .doc = "pulse: the open relay closes for `pulse`; potential: it holds until the pass" },
@@ -179,6 +221,47 @@ static const struct config_entry config_table[] = {
 	IND(LANE_BLOCKED, "blocked", "while blocked"),
 	IND(LANE_EMERGENCY, "emergency", "during a fire alarm"),
 	IND(LANE_IO_FAULT, "io_fault", "while the IO device is lost"),
+	{ .section = "lane", .key = "modbus", .type = CT_STRING, .min = 0, .def = "", L(modbus),
+	  .doc = "io = modbus: the bus, rtu:DEVICE (e.g. /dev/ttyRS485-0) or tcp:HOST:PORT" },
+	{ .section = "lane", .key = "modbus_baud", .type = CT_BAUD, .def = "9600",
+	  L(modbus_baud), .doc = "io = modbus, RTU: serial speed" },
+	{ .section = "lane", .key = "modbus_parity", .type = CT_ENUM, .names = parity_names,
+	  .def = "none", L(modbus_parity), .doc = "io = modbus, RTU: parity: none, even or odd" },
+	{ .section = "lane", .key = "modbus_stop", .type = CT_UINT, .min = 1, .max = 2,
+	  .def = "1", L(modbus_stop), .doc = "io = modbus, RTU: stop bits, 1 or 2" },
+	{ .section = "lane", .key = "modbus_rs485", .type = CT_BOOL, .def = "no",
+	  L(modbus_rs485),
+	  .doc = "io = modbus, RTU: put the UART in RS-485 mode (a warning where unsupported)" },
+	{ .section = "lane", .key = "modbus_unit", .type = CT_UINT, .min = 1, .max = 247,
+	  .def = "1", L(modbus_unit), .doc = "io = modbus: the board's unit id" },
+	{ .section = "lane", .key = "modbus_dialect", .type = CT_ENUM, .names = dialect_names,
+	  .def = "plain", L(modbus_dialect),
+	  .doc = "io = modbus: the board: plain, waveshare, r4d3b16 or ioboard (hw/profiles/)" },
+	{ .section = "lane", .key = "modbus_poll", .type = CT_DURATION, .min = 10, .max = MS_S,
+	  .def = "50ms", L(modbus_poll_ms), .doc = "io = modbus: inputs are read this often" },
+	{ .section = "lane", .key = "modbus_timeout", .type = CT_DURATION, .min = 20,
+	  .max = 2 * MS_S, .def = "200ms", L(modbus_timeout_ms),
+	  .doc = "io = modbus: a reply not complete within this is a failed transaction" },
+	{ .section = "lane", .key = "gpio_chip", .type = CT_STRING, .min = 1, .def = "gpiochip0",
+	  L(gpio_chip), .doc = "io = gpio: the chip: name, path, label or number" },
+	{ .section = "lane", .key = "gpio_debounce", .type = CT_DURATION, .min = 0, .max = 500,
+	  .def = "10ms", L(gpio_debounce_ms),
+	  .doc = "io = gpio: an input level must hold this long to count (0: off)" },
+	IOMAP(IO_OPEN_A, "open_a", "where open_a is: none, out:N (io.SIGNAL keys: io_map.h)"),
+	IOMAP(IO_OPEN_B, "open_b", "where open_b is"),
+	IOMAP(IO_STOP, "stop", "where stop is"),
+	IOMAP(IO_LED_GREEN, "led_green", "where led_green is"),
+	IOMAP(IO_LED_RED, "led_red", "where led_red is"),
+	IOMAP(IO_LED_YELLOW, "led_yellow", "where led_yellow is"),
+	IOMAP(IO_BUZZER, "buzzer", "where buzzer is"),
+	IOMAP(IO_ALARM, "alarm", "where alarm is"),
+	IOMAP(IO_PASS_A, "pass_a", "where pass_a is: none, in:N or count:N"),
+	IOMAP(IO_PASS_B, "pass_b", "where pass_b is"),
+	IOMAP(IO_FIRE_ALARM, "fire_alarm", "where the fire loop is (modbus: required, or none)"),
+	IOMAP(IO_CONFIRM, "confirm", "where the attendant's confirm key is"),
+	IOMAP(IO_REJECT, "reject", "where the attendant's reject key is"),
+	IOMAP(IO_MANUAL_OPEN, "manual_open", "where the manual open key is"),
+	IOMAP(IO_TAMPER, "tamper", "where the tamper switch is"),
 };
 /* clang-format on */
 
@@ -869,6 +952,63 @@ static int apply_override(struct config_parse *p, const char *ov)
 	return apply_key(p, where, -1, dot + 1, value);
 }
 
+/* io.SIGNAL values, at the key's line; io = modbus needs a bus, open_a and fire_alarm. */
+static int check_io_map(struct config_parse *p, size_t i)
+{
+	struct config_lane *l = &p->cfg->lanes[i];
+	bool modbus = strcmp(l->io, "modbus") == 0, gpio = strcmp(l->io, "gpio") == 0;
+
+	for (int s = 0; s < IO_SIGNAL_COUNT; s++) {
+		const struct config_entry *e = entry_find("lane", "io.open_a") + s;
+		int line = p->lane_set[i][e - config_table];
+		const char *why = "";
+		struct io_map m;
+
+		if (io_map_parse(l->io_map[s], io_is_output((enum io_signal)s), &m, &why) < 0) {
+			if (line > 0)
+				fail(p, "%s:%d: bad value for %s: '%s' (%s)", p->path, line, e->key,
+				     l->io_map[s], why);
+			else
+				fail(p, "%s:%d: [lane.%s]: bad value for %s: '%s' (%s)", p->path,
+				     l->line, l->name, e->key, l->io_map[s], why);
+			return -EINVAL;
+		}
+		if (modbus && (m.active_low || m.bias)) {
+			fail(p, "%s:%d: [lane.%s]: %s: :low, :pullup, :pulldown are for GPIO",
+			     p->path, line > 0 ? line : l->line, l->name, e->key);
+			return -EINVAL;
+		}
+		if (gpio && m.kind == IO_MAP_COUNT) {
+			fail(p, "%s:%d: [lane.%s]: %s: count:N is for Modbus boards; GPIO inputs "
+			     "are edge events: use in:N", p->path, line > 0 ? line : l->line,
+			     l->name, e->key);
+			return -EINVAL;
+		}
+		if ((modbus || gpio) && m.kind == IO_MAP_UNSET &&
+		    (s == IO_OPEN_A || s == IO_FIRE_ALARM)) {
+			fail(p, "%s:%d: [lane.%s]: missing key '%s' (io = %s)%s", p->path,
+			     l->line, l->name, e->key, l->io,
+			     s == IO_FIRE_ALARM ? "; 'none' if there is no fire loop" : "");
+			return -EINVAL;
+		}
+	}
+	if (modbus && strncmp(l->modbus, "rtu:/", 5) != 0 && strncmp(l->modbus, "tcp:", 4) != 0) {
+		fail(p, "%s:%d: [lane.%s]: io = modbus needs modbus = rtu:/DEVICE or tcp:HOST:PORT",
+		     p->path, l->line, l->name);
+		return -EINVAL;
+	}
+	/* One worker owns a bus; sharing an RS-485 line between lanes is not done yet. */
+	for (size_t j = 0; modbus && j < i; j++) {
+		if (strcmp(p->cfg->lanes[j].io, "modbus") == 0 &&
+		    strcmp(p->cfg->lanes[j].modbus, l->modbus) == 0) {
+			fail(p, "%s:%d: [lane.%s]: bus %s is already lane %s's (one lane per bus)",
+			     p->path, l->line, l->name, l->modbus, p->cfg->lanes[j].name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Required keys and the lane's own validation, reported at the lane header. */
 static int check_lanes(struct config_parse *p)
 {
@@ -888,6 +1028,14 @@ static int check_lanes(struct config_parse *p)
 			     p->path, l->line, l->name);
 			return -EINVAL;
 		}
+		if (l->scanner == CONFIG_SCANNER_CAMERA &&
+		    !l->camera_device[0] == !l->camera_dir[0]) {
+			fail(p, "%s:%d: [lane.%s]: scanner = camera needs exactly one of "
+			     "'camera_device' and 'camera_dir'", p->path, l->line, l->name);
+			return -EINVAL;
+		}
+		if (check_io_map(p, i) < 0)
+			return -EINVAL;
 		if (lane_config_validate(&l->lane, &why) < 0) {
 			fail(p, "%s:%d: [lane.%s]: %s", p->path, l->line, l->name,
 			     why ? why : "invalid");
@@ -1023,6 +1171,11 @@ static void print_entries(FILE *out, const char *section, const struct config *c
 		fprintf(out, "; %s (default %s)\n%s =%s%s\n", e->doc, val[0] ? val : "empty",
 			e->key, val[0] ? " " : "", val);
 	}
+}
+
+size_t config_key_count(void)
+{
+	return CONFIG_ENTRIES;
 }
 
 void config_print_example(FILE *out)

@@ -1,9 +1,9 @@
 /* export.c: one record per check from the check_export view, as CSV or JSON Lines.
  *
- * Streaming by construction: one SELECT stepped row by row, each row written out
- * as soon as it is read, with no buffer that grows with the export; memory use is
- * SQLite's page cache plus one row. The whole export reads one WAL snapshot, so it
- * is consistent even while the daemon appends.
+ * Streaming by construction: one SELECT stepped row by row, each check written out
+ * as soon as its rows are read, with no buffer that grows with the export; memory
+ * use is SQLite's page cache plus one check. The whole export reads one WAL
+ * snapshot (one statement), so it is consistent even while the daemon appends.
  *
  * CSV follows RFC 4180: a header row, CRLF record ends, fields quoted only when
  * they contain a comma, quote, CR or LF, quotes doubled, UTF-8 without a BOM, text
@@ -12,11 +12,16 @@
  * as valid JSON: control characters are escaped and bytes that are not valid UTF-8
  * become U+FFFD.
  *
- * reason is the "reason" member of the verdict's detail JSON, extracted in SQL
- * behind json_valid() so a detail that is not JSON yields an empty reason rather
- * than failing the export.
+ * reason is the "reason" member of the verdict's detail JSON; a detail that is not
+ * a JSON object yields an empty reason rather than failing the export.
+ *
+ * One SELECT joins each scan row with its steps; a check's rows are gathered in a
+ * bounded buffer (at most EXPORT_MAX_ROWS rows, texts in one arena reused from
+ * check to check) and the record is computed from them as the check_export view
+ * would (the last step of each kind), then written with every row and its hashes.
  */
 #include "export.h"
+#include "audit.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cjson/cJSON.h>
 
 #define EXPORT_BUSY_TIMEOUT_MS 5000
 
@@ -47,21 +54,37 @@ static const char *const export_names[COL_COUNT] = {
     "attendant", "gate", "grant_dir", "request_id", "reason",
 };
 
-/* ORDER BY check_id without a sort: the rows are read in rowid order between the
+/* One pass: every scan row in the range joined with its steps (journal_check), in
+ * scan-id order without a sort: the rows are read in rowid order between the
  * smallest and largest scan id in the time range (found on journal_scan_time), and
  * the time filter is applied again, so the result is exact even when the clock went
  * backwards between checks. An ORDER BY over the time index would have SQLite sort
- * the whole range, in memory and temp files, before the first row comes out. */
+ * the whole range before the first row comes out. A check's rows arrive together
+ * (its steps in step, id order) and are gathered in a small per-check buffer. */
 static const char export_sql[] =
-    "SELECT check_id, time, lane, source, code_kind, verdict, attendant, gate, grant_dir,"
-    " request_id,"
-    " CASE WHEN json_valid(verdict_detail) THEN json_extract(verdict_detail, '$.reason') END"
-    " FROM check_export"
-    " WHERE check_id BETWEEN"
+    "SELECT s.id, s.time, s.lane, s.check_id, s.step, s.value, s.source, s.code_kind,"
+    " s.code_hash, s.request_id, s.detail, s.prev_hash, s.hash,"
+    " j.id, j.time, j.lane, j.check_id, j.step, j.value, j.source, j.code_kind,"
+    " j.code_hash, j.request_id, j.detail, j.prev_hash, j.hash"
+    " FROM journal s LEFT JOIN journal j ON j.check_id = s.id"
+    " WHERE s.step = 'scan' AND s.id BETWEEN"
     " (SELECT min(id) FROM journal WHERE step = 'scan' AND time >= ?1 AND time < ?2)"
     " AND (SELECT max(id) FROM journal WHERE step = 'scan' AND time >= ?1 AND time < ?2)"
-    " AND time >= ?1 AND time < ?2 AND (?3 IS NULL OR lane = ?3)"
-    " ORDER BY check_id";
+    " AND s.time >= ?1 AND s.time < ?2 AND (?3 IS NULL OR s.lane = ?3)"
+    " ORDER BY s.id";
+
+#define EXPORT_MAX_ROWS 64 /* journal rows of one check */
+#define EXPORT_TEXTS 10    /* text columns of a journal row */
+
+/* One check's journal rows: numbers inline, texts as offsets into one arena that is
+ * reused from check to check (-1: NULL). */
+struct export_check {
+	int n;
+	int64_t id[EXPORT_MAX_ROWS], time[EXPORT_MAX_ROWS], check_id[EXPORT_MAX_ROWS];
+	long text[EXPORT_MAX_ROWS][EXPORT_TEXTS];
+	char *arena;
+	size_t len, cap;
+};
 
 static int export_errno(int rc)
 {
@@ -256,42 +279,315 @@ static void export_header(FILE *out, enum export_format format)
 			fputc(',', out);
 		fputs(export_names[i], out);
 	}
-	fputs("\r\n", out);
+	fputs(",row_hashes\r\n", out);
 }
 
-static int export_row(sqlite3_stmt *stmt, enum export_format format, FILE *out)
+static int export_gather(struct export_check *c, sqlite3_stmt *stmt, int first)
 {
-	char time_buf[64];
-	int r;
+	static const int cols[EXPORT_TEXTS] = {2, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+	int k = c->n;
 
-	r = export_format_time(sqlite3_column_int64(stmt, COL_TIME), time_buf, sizeof(time_buf));
-	if (r < 0)
-		return r;
+	if (k == EXPORT_MAX_ROWS)
+		return -EOVERFLOW;
+	c->id[k] = sqlite3_column_int64(stmt, first);
+	c->time[k] = sqlite3_column_int64(stmt, first + 1);
+	c->check_id[k] = sqlite3_column_type(stmt, first + 3) == SQLITE_NULL
+			     ? 0
+			     : sqlite3_column_int64(stmt, first + 3);
+	for (int t = 0; t < EXPORT_TEXTS; t++) {
+		const char *v = (const char *)sqlite3_column_text(stmt, first + cols[t]);
+		size_t len;
 
-	if (format == EXPORT_CSV)
-		fprintf(out, "%" PRId64, (int64_t)sqlite3_column_int64(stmt, COL_CHECK_ID));
-	else
-		fprintf(out, "{\"check_id\":%" PRId64,
-			(int64_t)sqlite3_column_int64(stmt, COL_CHECK_ID));
+		if (!v) {
+			c->text[k][t] = -1;
+			continue;
+		}
+		len = (size_t)sqlite3_column_bytes(stmt, first + cols[t]) + 1;
+		if (c->len + len > c->cap) {
+			size_t cap = c->cap ? c->cap : 4096;
+			char *p;
 
-	for (int i = COL_TIME; i < COL_COUNT; i++) {
-		const char *v =
-		    i == COL_TIME ? time_buf : (const char *)sqlite3_column_text(stmt, i);
+			while (cap < c->len + len)
+				cap *= 2;
+			p = realloc(c->arena, cap);
+			if (!p)
+				return -ENOMEM;
+			c->arena = p;
+			c->cap = cap;
+		}
+		memcpy(c->arena + c->len, v, len);
+		c->text[k][t] = (long)c->len;
+		c->len += len;
+	}
+	c->n++;
+	return 0;
+}
 
-		if (format == EXPORT_CSV) {
-			fputc(',', out);
-			csv_field(out, v);
-		} else {
-			fprintf(out, ",\"%s\":", export_names[i]);
-			json_string(out, v);
+static const char *export_text(const struct export_check *c, int k, int t)
+{
+	return c->text[k][t] < 0 ? NULL : c->arena + c->text[k][t];
+}
+
+/* Row k of the check as an audit_row (pointers into the arena). */
+static void export_audit_row(const struct export_check *c, int k, struct audit_row *row)
+{
+	*row = (struct audit_row){.id = c->id[k],
+				  .time = c->time[k],
+				  .check_id = c->check_id[k],
+				  .lane = export_text(c, k, 0),
+				  .step = export_text(c, k, 1),
+				  .value = export_text(c, k, 2),
+				  .source = export_text(c, k, 3),
+				  .code_kind = export_text(c, k, 4),
+				  .code_hash = export_text(c, k, 5),
+				  .request_id = export_text(c, k, 6),
+				  .detail = export_text(c, k, 7),
+				  .prev_hash = export_text(c, k, 8),
+				  .hash = export_text(c, k, 9)};
+}
+
+/* Steps arrive in (step, id) order; the record wants id order. */
+static void export_sort(struct export_check *c)
+{
+	for (int i = 2; i < c->n; i++) {
+		for (int k = i; k > 1 && c->id[k - 1] > c->id[k]; k--) {
+			int64_t id = c->id[k], t = c->time[k], ch = c->check_id[k];
+			long text[EXPORT_TEXTS];
+
+			memcpy(text, c->text[k], sizeof(text));
+			c->id[k] = c->id[k - 1];
+			c->time[k] = c->time[k - 1];
+			c->check_id[k] = c->check_id[k - 1];
+			memcpy(c->text[k], c->text[k - 1], sizeof(text));
+			c->id[k - 1] = id;
+			c->time[k - 1] = t;
+			c->check_id[k - 1] = ch;
+			memcpy(c->text[k - 1], text, sizeof(text));
 		}
 	}
+}
+
+static void json_text_or_null(FILE *out, const char *key, const char *v)
+{
+	fprintf(out, ",\"%s\":", key);
+	if (v)
+		json_string(out, v);
+	else
+		fputs("null", out);
+}
+
+static void export_rows(const struct export_check *c, enum export_format format, FILE *out)
+{
+	struct audit_row row;
+
+	fputs(format == EXPORT_CSV ? "," : ",\"rows\":[", out);
+	for (int k = 0; k < c->n; k++) {
+		export_audit_row(c, k, &row);
+		if (format == EXPORT_CSV) {
+			fprintf(out, "%s%" PRId64 ":%s", k ? " " : "", row.id,
+				row.hash ? row.hash : "");
+			continue;
+		}
+		fprintf(out, "%s{\"id\":%" PRId64 ",\"time\":%" PRId64, k ? "," : "", row.id,
+			row.time);
+		json_text_or_null(out, "lane", row.lane);
+		if (row.check_id > 0)
+			fprintf(out, ",\"check_id\":%" PRId64, row.check_id);
+		else
+			fputs(",\"check_id\":null", out);
+		json_text_or_null(out, "step", row.step);
+		json_text_or_null(out, "value", row.value);
+		json_text_or_null(out, "source", row.source);
+		json_text_or_null(out, "code_kind", row.code_kind);
+		json_text_or_null(out, "code_hash", row.code_hash);
+		json_text_or_null(out, "request_id", row.request_id);
+		json_text_or_null(out, "detail", row.detail);
+		json_text_or_null(out, "prev_hash", row.prev_hash);
+		json_text_or_null(out, "hash", row.hash);
+		fputc('}', out);
+	}
+	if (format != EXPORT_CSV)
+		fputc(']', out);
+}
+
+/* The record of one gathered check, as the check_export view has it: the last step
+ * of each kind wins. 1: written, 0: filtered out by verdict, negative errno. */
+static int export_check_out(struct export_check *c, const struct export_filter *filter,
+			    enum export_format format, FILE *out)
+{
+	const char *v[COL_COUNT] = {NULL};
+	const char *vdetail = NULL;
+	char time_buf[64], *printed = NULL;
+	cJSON *detail = NULL;
+	int r;
+
+	export_sort(c);
+	v[COL_LANE] = export_text(c, 0, 0);
+	v[COL_SOURCE] = export_text(c, 0, 3);
+	v[COL_CODE_KIND] = export_text(c, 0, 4);
+	v[COL_REQUEST_ID] = export_text(c, 0, 6);
+	v[COL_VERDICT] = "none";
+	v[COL_ATTENDANT] = "not_required";
+	v[COL_GRANT_DIR] = "";
+	v[COL_GATE] = "none";
+	for (int k = 1; k < c->n; k++) {
+		const char *step = export_text(c, k, 1), *value = export_text(c, k, 2);
+
+		if (!step || !value)
+			continue;
+		if (!strcmp(step, "verdict")) {
+			v[COL_VERDICT] = value;
+			vdetail = export_text(c, k, 7);
+		} else if (!strcmp(step, "attendant")) {
+			v[COL_ATTENDANT] = value;
+		} else if (!strcmp(step, "grant")) {
+			v[COL_GRANT_DIR] = value;
+		} else if (!strcmp(step, "gate")) {
+			v[COL_GATE] = value;
+		}
+	}
+	if (filter->verdict && strcmp(filter->verdict, v[COL_VERDICT]) != 0)
+		return 0;
+	r = export_format_time(c->time[0], time_buf, sizeof(time_buf));
+	if (r < 0)
+		return r;
+	v[COL_TIME] = time_buf;
+	/* reason: the "reason" member of a verdict detail that is a JSON object. */
+	detail = vdetail ? cJSON_Parse(vdetail) : NULL;
+	if (cJSON_IsObject(detail)) {
+		cJSON *reason = cJSON_GetObjectItemCaseSensitive(detail, "reason");
+
+		if (cJSON_IsString(reason))
+			v[COL_REASON] = reason->valuestring;
+		else if (reason && !cJSON_IsNull(reason))
+			v[COL_REASON] = printed = cJSON_PrintUnformatted(reason);
+	}
+
+	if (format == EXPORT_CSV)
+		fprintf(out, "%" PRId64, c->id[0]);
+	else
+		fprintf(out, "{\"check_id\":%" PRId64, c->id[0]);
+	for (int i = COL_TIME; i < COL_COUNT; i++) {
+		if (format == EXPORT_CSV) {
+			fputc(',', out);
+			csv_field(out, v[i]);
+		} else {
+			fprintf(out, ",\"%s\":", export_names[i]);
+			json_string(out, v[i]);
+		}
+	}
+	if (format != EXPORT_CSV)
+		fprintf(out, ",\"time_ms\":%" PRId64, c->time[0]);
+	export_rows(c, format, out);
 	fputs(format == EXPORT_CSV ? "\r\n" : "}\n", out);
-	return 0;
+	cJSON_free(printed);
+	cJSON_Delete(detail);
+	return 1;
+}
+
+static void export_bind_filter(sqlite3_stmt *stmt, const struct export_filter *filter)
+{
+	sqlite3_bind_int64(stmt, 1, filter->since_ms);
+	sqlite3_bind_int64(stmt, 2, filter->until_ms);
+	if (filter->lane)
+		sqlite3_bind_text(stmt, 3, filter->lane, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 3);
+	if (filter->verdict)
+		sqlite3_bind_text(stmt, 4, filter->verdict, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(stmt, 4);
 }
 
 int export_run(sqlite3 *db, const struct export_filter *filter, enum export_format format,
 	       FILE *out, uint64_t *rows)
+{
+	struct export_check *c = NULL;
+	sqlite3_stmt *stmt = NULL;
+	uint64_t count = 0;
+	int rc, r = 0;
+
+	if (rows)
+		*rows = 0;
+	if (!db || !filter || !out || (format != EXPORT_CSV && format != EXPORT_JSONL))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+
+	rc = sqlite3_prepare_v2(db, export_sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		free(c);
+		return export_errno(rc);
+	}
+	export_bind_filter(stmt, filter);
+
+	export_header(out, format);
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (c->n && sqlite3_column_int64(stmt, 0) != c->id[0]) {
+			r = export_check_out(c, filter, format, out);
+			if (r < 0)
+				break;
+			count += (uint64_t)r;
+			r = 0;
+			c->n = 0;
+			c->len = 0;
+			/* A full disk or a closed pipe stops the export at the check it hit. */
+			if (ferror(out)) {
+				r = -EIO;
+				break;
+			}
+		}
+		if (!c->n)
+			r = export_gather(c, stmt, 0);
+		if (r == 0 && sqlite3_column_type(stmt, 13) != SQLITE_NULL)
+			r = export_gather(c, stmt, 13);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = export_errno(rc);
+	if (r == 0 && c->n) {
+		r = export_check_out(c, filter, format, out);
+		if (r > 0)
+			count++;
+		r = r < 0 ? r : 0;
+	}
+	sqlite3_finalize(stmt);
+	free(c->arena);
+	free(c);
+
+	if (fflush(out) != 0 || ferror(out))
+		r = r ? r : -EIO;
+	if (rows)
+		*rows = count;
+	return r;
+}
+
+/* Per local day and lane. Denied: no grant and the verdict was not valid; rejected:
+ * valid but the attendant did not let them through; by_reason counts the denials
+ * per verdict. */
+static const char summary_sql[] =
+    "WITH c AS (SELECT date(time / 1000, 'unixepoch', 'localtime') AS day, lane, verdict,"
+    " grant_dir, gate, source FROM check_export"
+    " WHERE time >= ?1 AND time < ?2 AND (?3 IS NULL OR lane = ?3)"
+    " AND (?4 IS NULL OR verdict = ?4)),"
+    " r AS (SELECT day, lane, verdict, count(*) AS n FROM c"
+    " WHERE grant_dir = '' AND verdict <> 'valid' GROUP BY day, lane, verdict)"
+    " SELECT day, lane, count(*), sum(gate = 'passed' AND grant_dir = 'a'),"
+    " sum(gate = 'passed' AND grant_dir = 'b'), sum(grant_dir = '' AND verdict <> 'valid'),"
+    " sum(grant_dir = '' AND verdict = 'valid'), sum(source = 'manual' AND grant_dir <> ''),"
+    " sum(gate = 'not_passed'),"
+    " (SELECT group_concat(verdict || ':' || n, ' ') FROM"
+    " (SELECT verdict, n FROM r WHERE r.day = c.day AND r.lane = c.lane ORDER BY verdict))"
+    " FROM c GROUP BY day, lane ORDER BY day, lane";
+
+static const char *const summary_names[] = {"day",     "lane",     "checks",       "entries",
+					    "exits",   "denied",   "rejected",     "manual_opens",
+					    "not_passed", "denied_by_reason"};
+
+int export_summary(sqlite3 *db, const struct export_filter *filter, enum export_format format,
+		   FILE *out, uint64_t *rows)
 {
 	sqlite3_stmt *stmt = NULL;
 	uint64_t count = 0;
@@ -301,23 +597,32 @@ int export_run(sqlite3 *db, const struct export_filter *filter, enum export_form
 		*rows = 0;
 	if (!db || !filter || !out || (format != EXPORT_CSV && format != EXPORT_JSONL))
 		return -EINVAL;
-
-	rc = sqlite3_prepare_v2(db, export_sql, -1, &stmt, NULL);
+	rc = sqlite3_prepare_v2(db, summary_sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		return export_errno(rc);
-	sqlite3_bind_int64(stmt, 1, filter->since_ms);
-	sqlite3_bind_int64(stmt, 2, filter->until_ms);
-	if (filter->lane)
-		sqlite3_bind_text(stmt, 3, filter->lane, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 3);
-
-	export_header(out, format);
+	export_bind_filter(stmt, filter);
+	if (format == EXPORT_CSV) {
+		for (int i = 0; i < 10; i++)
+			fprintf(out, "%s%s", i ? "," : "", summary_names[i]);
+		fputs("\r\n", out);
+	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		r = export_row(stmt, format, out);
-		if (r < 0)
-			break;
-		/* A full disk or a closed pipe stops the export at the row it hit. */
+		for (int i = 0; i < 10; i++) {
+			const char *v = (const char *)sqlite3_column_text(stmt, i);
+
+			if (format == EXPORT_CSV) {
+				if (i)
+					fputc(',', out);
+				csv_field(out, v);
+			} else if (i >= 2 && i <= 8) {
+				fprintf(out, ",\"%s\":%lld", summary_names[i],
+					(long long)sqlite3_column_int64(stmt, i));
+			} else {
+				fprintf(out, "%s\"%s\":", i ? "," : "{", summary_names[i]);
+				json_string(out, v);
+			}
+		}
+		fputs(format == EXPORT_CSV ? "\r\n" : "}\n", out);
 		if (ferror(out)) {
 			r = -EIO;
 			break;
@@ -327,7 +632,6 @@ int export_run(sqlite3 *db, const struct export_filter *filter, enum export_form
 	if (r == 0 && rc != SQLITE_DONE)
 		r = export_errno(rc);
 	sqlite3_finalize(stmt);
-
 	if (fflush(out) != 0 || ferror(out))
 		r = r ? r : -EIO;
 	if (rows)

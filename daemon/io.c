@@ -7,9 +7,21 @@
 #include <string.h>
 
 #include "io_sim.h"
+#ifdef TS_HAVE_MODBUS
+#include "io_modbus.h"
+#endif
+#ifdef TS_HAVE_GPIOD
+#include "io_gpio.h"
+#endif
 
 static const struct io_backend_ops *const io_backends[] = {
 	&io_sim_ops,
+#ifdef TS_HAVE_MODBUS
+	&io_modbus_ops,
+#endif
+#ifdef TS_HAVE_GPIOD
+	&io_gpio_ops,
+#endif
 };
 
 static const char *const io_signal_names[IO_SIGNAL_COUNT] = {

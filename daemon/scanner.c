@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "scanline.h"
+#include "scanner_camera.h"
 #include "scanner.h"
 
 #define SCANNER_BACKOFF_MIN_MS 250
@@ -261,6 +262,9 @@ error:
 
 static const struct scanner_source scanner_sources[] = {
     {.name = "serial", .open = serial_open, .close = serial_close},
+#ifdef TS_HAVE_CAMERA
+    {.name = "camera", .open = scanner_camera_open, .close = scanner_camera_close},
+#endif
 };
 
 static const struct scanner_source *scanner_source_find(const char *name)
@@ -284,6 +288,9 @@ int scanner_open(struct scanner **out, sd_event *ev, const struct config_lane *l
 		return 0;
 	case CONFIG_SCANNER_SERIAL:
 		source = scanner_source_find("serial");
+		break;
+	case CONFIG_SCANNER_CAMERA:
+		source = scanner_source_find("camera");
 		break;
 	default:
 		source = NULL;

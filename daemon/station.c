@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "counters.h"
 #include "log.h"
 #include "scanner.h"
 
@@ -46,6 +47,14 @@ struct station {
 	uint64_t verify_request_id;
 	bool grant_failed;
 	uint64_t grant_failed_request_id;
+
+	/* The Gosuslugi request in flight (at most one), for request gosu_request_id. */
+	struct gosu_check *gosu;
+	uint64_t gosu_request_id;
+	char gosu_hash[STORE_HASH_HEX_LEN + 1]; /* keyed hash of the certificate id */
+
+	struct counters counters;     /* for status: entries, exits, denials, latency */
+	uint64_t verify_started_ms;   /* mono_ms() of the last VERIFY; 0: none */
 };
 
 static uint64_t mono_ms(void)
@@ -204,6 +213,7 @@ static void station_gate(struct station *st, const struct lane_action *a)
 	if (a->request_id != st->request_id)
 		return;
 	station_step(st, "gate", passed ? "passed" : "not_passed", NULL);
+	counters_gate(&st->counters, time(NULL), passed, a->gate.dir == LANE_DIR_B);
 	if (st->use_id) {
 		if (passed)
 			r = passes_consume(st->env->passes, st->use_id, real_ms());
@@ -265,6 +275,7 @@ static void station_apply(struct station *st, const struct lane_actions *acts)
 		case LANE_ACT_VERIFY:
 			st->verify_requested = true;
 			st->verify_request_id = a->request_id;
+			st->verify_started_ms = mono_ms();
 			break;
 		case LANE_ACT_DECISION:
 			if (a->request_id == st->request_id)
@@ -285,6 +296,11 @@ static void station_apply(struct station *st, const struct lane_actions *acts)
 			station_gate(st, a);
 			break;
 		case LANE_ACT_ABORT:
+			if (st->gosu && a->request_id == st->gosu_request_id) {
+				/* verify_timeout: the portal's late answer is no longer wanted. */
+				gosu_client_cancel(st->gosu);
+				st->gosu = NULL;
+			}
 			if (a->request_id == st->request_id) {
 				station_step(st, "abort", lane_abort_name(a->abort.why), NULL);
 				if (st->use_id)
@@ -340,7 +356,7 @@ static int station_feed(struct station *st, const struct lane_event *ev)
 	return (int)res;
 }
 
-static char *verdict_detail(const struct lane_check_result *res)
+static char *verdict_detail(const struct station *st, const struct lane_check_result *res)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
@@ -352,19 +368,158 @@ static char *verdict_detail(const struct lane_check_result *res)
 		cJSON_AddStringToObject(o, "valid_until", res->valid_until);
 	if (res->reuse)
 		cJSON_AddBoolToObject(o, "reuse", true);
+	/* Privacy policy: the portal's masked fields reach the journal only when kept. */
+	if (st->env->cfg->gosuslugi_keep_holder && !strcmp(res->code_kind, "gosuslugi") &&
+	    res->holder.initials[0]) {
+		cJSON *h = cJSON_AddObjectToObject(o, "holder");
+
+		if (h) {
+			cJSON_AddStringToObject(h, "initials", res->holder.initials);
+			cJSON_AddStringToObject(h, "birth_date", res->holder.birth_date);
+			cJSON_AddStringToObject(h, "doc", res->holder.doc);
+		}
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
 }
 
-/* Local passes answer at once; a code no verifier recognises is "unknown" and goes nowhere. */
+/* Journals the verdict of the check in flight and hands it to the lane. */
+static void station_result(struct station *st, uint64_t request_id,
+			   const struct lane_check_result *res)
+{
+	struct lane_event ev = {.type = LANE_EV_RESULT,
+				.result = {.request_id = request_id, .result = res}};
+	char rid[17];
+	char *detail;
+
+	request_hex(request_id, rid);
+	detail = verdict_detail(st, res);
+	station_step(st, "verdict", lane_verdict_name(res->verdict), detail);
+	free(detail);
+	counters_verdict(&st->counters, time(NULL), res->verdict == LANE_VERDICT_VALID,
+			 st->verify_started_ms && request_id == st->verify_request_id
+				 ? (int64_t)(mono_ms() - st->verify_started_ms)
+				 : -1);
+	st->verify_started_ms = 0;
+	log_info("lane %s: check %s: %s %s%s%s%s", station_name(st), rid, res->code_kind,
+		 lane_verdict_name(res->verdict), res->reuse ? " (reuse)" : "",
+		 res->reason[0] ? ": " : "", res->reason);
+	station_feed(st, &ev);
+}
+
+static enum lane_verdict gosu_lane_verdict(enum gosu_verdict v)
+{
+	switch (v) {
+	case GOSU_VALID:
+		return LANE_VERDICT_VALID;
+	case GOSU_INVALID:
+		return LANE_VERDICT_INVALID;
+	case GOSU_EXPIRED:
+		return LANE_VERDICT_EXPIRED;
+	case GOSU_NOT_FOUND:
+		return LANE_VERDICT_NOT_FOUND;
+	case GOSU_CANCELLED:
+		return LANE_VERDICT_CANCELLED;
+	case GOSU_UNAVAILABLE:
+	default:
+		return LANE_VERDICT_UNAVAILABLE;
+	}
+}
+
+/* The portal answered. Only the lane's pending check may take the answer. */
+static void station_on_gosu(const struct gosu_result *g, void *userdata)
+{
+	struct station *st = userdata;
+	const struct lane_check *check = lane_check(&st->lane);
+	uint64_t request_id = st->gosu_request_id;
+	struct lane_check_result res;
+	int64_t window = st->env->cfg->reuse_window_ms;
+
+	st->gosu = NULL;
+	if (request_id != st->request_id || !check || check->request_id != request_id ||
+	    lane_state(&st->lane) != LANE_VERIFYING) {
+		log_debug("lane %s: late portal answer dropped", station_name(st));
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.verdict = gosu_lane_verdict(g->verdict);
+	/* The attendant's comparison with the passport is the real control (spec 7.2). */
+	res.attendant_required = true;
+	snprintf(res.code_kind, sizeof(res.code_kind), "gosuslugi");
+	snprintf(res.reason, sizeof(res.reason), "%s", g->reason);
+	snprintf(res.title, sizeof(res.title), "%s", g->title);
+	snprintf(res.valid_until, sizeof(res.valid_until), "%s", g->valid_until);
+	snprintf(res.holder.initials, sizeof(res.holder.initials), "%s", g->initials);
+	snprintf(res.holder.birth_date, sizeof(res.holder.birth_date), "%s", g->birth_date);
+	snprintf(res.holder.doc, sizeof(res.holder.doc), "%s", g->doc);
+	if (res.verdict == LANE_VERDICT_VALID && window &&
+	    store_recently_granted(st->env->store, st->gosu_hash, real_ms() - window) > 0)
+		res.reuse = true;
+	station_result(st, request_id, &res);
+}
+
+/* Gosuslugi links: forged ones are refused here without any request; real ones go to
+ * the portal and the lane stays verifying until station_on_gosu(). false: not ours. */
+static bool station_verify_gosu(struct station *st, uint64_t request_id, const char *rid)
+{
+	const struct station_env *env = st->env;
+	struct lane_check_result res;
+	struct gosu_code code;
+	char code_hash[STORE_HASH_HEX_LEN + 1] = "";
+	const char *why = "";
+	enum gosu_class cls;
+	int r;
+
+	cls = gosu_classify(st->code, st->code_len, env->cfg->gosuslugi_allow_unrz_form, &code,
+			    &why);
+	if (cls == GOSU_CLASS_UNKNOWN)
+		return false;
+	memset(&res, 0, sizeof(res));
+	snprintf(res.code_kind, sizeof(res.code_kind), "gosuslugi");
+	if (cls == GOSU_CLASS_FORGED) {
+		r = store_code_hash(env->store, st->code, st->code_len, code_hash);
+		r = store_append_scan(env->store, real_ms(), station_name(st), st->source,
+				      res.code_kind, r >= 0 ? code_hash : NULL, rid, NULL,
+				      &st->check_id);
+		if (r < 0)
+			station_journal_failed(st, r, "scan");
+		res.verdict = LANE_VERDICT_FORGED;
+		snprintf(res.reason, sizeof(res.reason), "not a Gosuslugi code: %s", why);
+		station_result(st, request_id, &res);
+		return true;
+	}
+	/* The journal and the reuse flag key on the certificate id, not the whole link. */
+	r = store_code_hash(env->store, code.id, strlen(code.id), st->gosu_hash);
+	if (r < 0)
+		st->gosu_hash[0] = '\0';
+	r = store_append_scan(env->store, real_ms(), station_name(st), st->source, res.code_kind,
+			      st->gosu_hash[0] ? st->gosu_hash : NULL, rid, NULL, &st->check_id);
+	if (r < 0)
+		station_journal_failed(st, r, "scan");
+	st->gosu_request_id = request_id;
+	r = env->gosu ? gosu_client_check(env->gosu, &code, station_on_gosu, st, &st->gosu)
+		      : -ENOTCONN;
+	if (r < 0) {
+		log_warne(r, "lane %s: cannot start the portal check", station_name(st));
+		res.verdict = LANE_VERDICT_UNAVAILABLE;
+		res.attendant_required = true;
+		snprintf(res.reason, sizeof(res.reason), "cannot ask the portal");
+		station_result(st, request_id, &res);
+		return true;
+	}
+	log_debug("lane %s: check %s: asking the portal", station_name(st), rid);
+	return true;
+}
+
+/* Gosuslugi links go to the portal (station_verify_gosu); local passes answer at once;
+ * a code no verifier recognises is "unknown" and goes nowhere. */
 static void station_verify(struct station *st, uint64_t request_id)
 {
 	const struct station_env *env = st->env;
 	struct lane_check_result res;
 	char code_hash[STORE_HASH_HEX_LEN + 1] = "";
 	char rid[17];
-	char *detail;
 	int64_t now = real_ms();
 	int r;
 
@@ -372,6 +527,10 @@ static void station_verify(struct station *st, uint64_t request_id)
 	station_clear_check(st);
 	st->request_id = request_id;
 	request_hex(request_id, rid);
+	gosu_client_cancel(st->gosu);
+	st->gosu = NULL;
+	if (station_verify_gosu(st, request_id, rid))
+		return;
 
 	r = store_code_hash(env->store, st->code, st->code_len, code_hash);
 	if (r >= 0)
@@ -393,15 +552,7 @@ static void station_verify(struct station *st, uint64_t request_id)
 			      code_hash[0] ? code_hash : NULL, rid, NULL, &st->check_id);
 	if (r < 0)
 		station_journal_failed(st, r, "scan");
-	detail = verdict_detail(&res);
-	station_step(st, "verdict", lane_verdict_name(res.verdict), detail);
-	free(detail);
-	log_info("lane %s: check %s: %s %s%s%s", station_name(st), rid, res.code_kind,
-		 lane_verdict_name(res.verdict), res.reason[0] ? ": " : "", res.reason);
-
-	struct lane_event ev = {.type = LANE_EV_RESULT,
-				.result = {.request_id = request_id, .result = &res}};
-	station_feed(st, &ev);
+	station_result(st, request_id, &res);
 }
 
 static bool code_is_printable(const char *code, size_t len)
@@ -520,7 +671,7 @@ static void station_on_code(const char *code, size_t len, void *userdata)
 {
 	struct station *st = userdata;
 
-	if (station_scan(st, code, len, "serial") == -EINVAL)
+	if (station_scan(st, code, len, scanner_name(st->scanner)) == -EINVAL)
 		log_warnx("lane %s: scanner: unusable code ignored", station_name(st));
 }
 
@@ -615,6 +766,7 @@ void station_close(struct station *st)
 	if (!st)
 		return;
 	scanner_close(st->scanner);
+	gosu_client_cancel(st->gosu);
 	if (st->io) {
 		/* Leave the turnstile de-energised: the safe state. */
 		for (int i = 0; i < IO_OUTPUT_COUNT; i++)
@@ -641,6 +793,8 @@ int station_status(struct station *st, cJSON *obj)
 				lane_mode_name(lane_pending_mode(&st->lane)));
 	cJSON_AddNumberToObject(obj, "attendant_left_ms",
 				lane_attendant_left_ms(&st->lane, now));
+	if (counters_json(&st->counters, time(NULL), obj) < 0)
+		return -ENOMEM;
 	outputs = cJSON_AddObjectToObject(obj, "outputs");
 	if (!outputs)
 		return -ENOMEM;

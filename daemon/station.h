@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "gosu_client.h"
 #include "io.h"
 #include "lane.h"
 #include "passes.h"
@@ -22,6 +23,7 @@ struct station_env {
 	struct store *store;
 	struct passes *passes;
 	const struct config *cfg;
+	struct gosu_client *gosu; /* Gosuslugi certificate checks; NULL: all unavailable */
 };
 
 struct station;

@@ -25,6 +25,7 @@
  * until the next append, sync or query.
  */
 #include "store.h"
+#include "audit.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -40,15 +41,25 @@
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_KEY_NAME "code_hash_key"
 
-enum store_stmt { STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_INSERT, STMT_GRANTED, STMT_COUNT };
+enum store_stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_INSERT,
+	STMT_GRANTED,
+	STMT_TAIL,
+	STMT_COUNT
+};
 
 static const char *const store_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
     [STMT_INSERT] = "INSERT INTO journal (time, lane, check_id, step, value, source, code_kind,"
-		    " code_hash, request_id, detail)"
-		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		    " code_hash, request_id, detail, id, prev_hash, hash)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    /* The chain's tail, read when a write transaction begins. */
+    [STMT_TAIL] = "SELECT id, hash FROM journal ORDER BY id DESC LIMIT 1",
     /* journal_code finds the code's rows in the window; the grant step of each scan
      * is one probe of journal_check. */
     [STMT_GRANTED] = "SELECT EXISTS (SELECT 1 FROM journal s"
@@ -62,6 +73,8 @@ struct store {
 	sqlite3_stmt *stmt[STMT_COUNT];
 	unsigned char key[STORE_HASH_KEY_LEN];
 	char errmsg[256];
+	int64_t tail_id;                      /* last row of the chain, 0: empty */
+	char tail_hash[AUDIT_HASH_HEX_LEN + 1]; /* its hash, AUDIT_GENESIS when empty */
 };
 
 static int store_errno(int rc)
@@ -293,6 +306,100 @@ error:
 	return r;
 }
 
+/* Reads the chain's tail (inside the write transaction, so it stays the tail). */
+static int store_load_tail(struct store *store)
+{
+	sqlite3_stmt *stmt = store->stmt[STMT_TAIL];
+	int rc, r = 0;
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		const char *hash = (const char *)sqlite3_column_text(stmt, 1);
+
+		store->tail_id = sqlite3_column_int64(stmt, 0);
+		if (!hash || strlen(hash) != AUDIT_HASH_HEX_LEN) {
+			snprintf(store->errmsg, sizeof(store->errmsg),
+				 "journal row %lld has no hash", (long long)store->tail_id);
+			r = -EPROTO;
+		} else {
+			memcpy(store->tail_hash, hash, sizeof(store->tail_hash));
+		}
+	} else if (rc == SQLITE_DONE) {
+		store->tail_id = 0;
+		memcpy(store->tail_hash, AUDIT_GENESIS, sizeof(store->tail_hash));
+	} else {
+		r = store_fail(store, rc);
+	}
+	sqlite3_reset(stmt);
+	return r;
+}
+
+/* Rows written before migration 0002 get their hashes, once, in id order. */
+static int store_backfill(struct store *store)
+{
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	char prev[AUDIT_HASH_HEX_LEN + 1] = AUDIT_GENESIS, hash[AUDIT_HASH_HEX_LEN + 1];
+	int64_t unhashed = 0;
+	int rc, r;
+
+	/* Only rows from before migration 0002 lack hashes (a trigger refuses new ones
+	 * without), they are a prefix, and they are hashed in one transaction: so the
+	 * first row tells, without reading the whole journal at every start. */
+	r = store_query_int(store, "SELECT count(*) FROM (SELECT hash FROM journal"
+			    " ORDER BY id LIMIT 1) WHERE hash IS NULL", &unhashed);
+	if (r < 0 || !unhashed)
+		return r;
+	r = store_exec(store, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(store->db,
+				"SELECT " AUDIT_ROW_COLUMNS " FROM journal ORDER BY id", -1, &sel,
+				NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(store->db,
+					"UPDATE journal SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
+					-1, &upd, NULL);
+	if (rc != SQLITE_OK)
+		goto sqlite_error;
+	/* Only the hashes change, so stepping the SELECT over the rows being updated
+	 * is safe: no index it reads is touched. */
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		struct audit_row row;
+
+		audit_row_read(sel, 0, &row);
+		if (row.hash) {
+			snprintf(prev, sizeof(prev), "%s", row.hash);
+			continue;
+		}
+		row.prev_hash = prev;
+		r = audit_row_hash(&row, hash);
+		if (r < 0)
+			goto error;
+		sqlite3_bind_text(upd, 1, prev, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(upd, 2, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(upd, 3, row.id);
+		rc = sqlite3_step(upd);
+		sqlite3_reset(upd);
+		if (rc != SQLITE_DONE)
+			goto sqlite_error;
+		memcpy(prev, hash, sizeof(prev));
+	}
+	if (rc != SQLITE_DONE)
+		goto sqlite_error;
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return store_exec(store, "COMMIT");
+
+sqlite_error:
+	r = store_fail(store, rc);
+error:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 static void store_teardown(struct store *store)
 {
 	for (int i = 0; i < STMT_COUNT; i++)
@@ -336,6 +443,9 @@ int store_open(struct store **out, const char *path)
 	if (r < 0)
 		goto error;
 	r = store_load_key(store);
+	if (r < 0)
+		goto error;
+	r = store_backfill(store);
 	if (r < 0)
 		goto error;
 
@@ -419,12 +529,35 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	sqlite3_stmt *stmt = store->stmt[STMT_INSERT];
 	int r;
 
+	struct audit_row row = {.id = 0};
+	char hash[AUDIT_HASH_HEX_LEN + 1];
+
 	store->errmsg[0] = '\0';
 	if (sqlite3_get_autocommit(store->db)) {
 		r = store_step_done(store, STMT_BEGIN);
-		if (r < 0)
+		if (r == 0)
+			r = store_load_tail(store);
+		if (r < 0) {
+			if (!sqlite3_get_autocommit(store->db))
+				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 			return r;
+		}
 	}
+	row = (struct audit_row){.id = store->tail_id + 1,
+				 .time = time_ms,
+				 .lane = lane,
+				 .check_id = check_id,
+				 .step = step,
+				 .value = value,
+				 .source = source,
+				 .code_kind = code_kind,
+				 .code_hash = code_hash,
+				 .request_id = request_id,
+				 .detail = detail,
+				 .prev_hash = store->tail_hash};
+	r = audit_row_hash(&row, hash);
+	if (r < 0)
+		return r;
 
 	sqlite3_bind_int64(stmt, 1, time_ms);
 	store_bind_text(stmt, 2, lane);
@@ -439,10 +572,17 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	store_bind_text(stmt, 8, code_hash);
 	store_bind_text(stmt, 9, request_id);
 	store_bind_text(stmt, 10, detail);
+	sqlite3_bind_int64(stmt, 11, row.id);
+	sqlite3_bind_text(stmt, 12, store->tail_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 13, hash, -1, SQLITE_STATIC);
 	r = store_step_done(store, STMT_INSERT);
-	if (r == 0 && row_id)
-		*row_id = sqlite3_last_insert_rowid(store->db);
-	return r;
+	if (r < 0)
+		return r;
+	store->tail_id = row.id;
+	memcpy(store->tail_hash, hash, sizeof(store->tail_hash));
+	if (row_id)
+		*row_id = row.id;
+	return 0;
 }
 
 int store_append_scan(struct store *store, int64_t time_ms, const char *lane, const char *source,
@@ -517,5 +657,145 @@ int store_recently_granted(struct store *store, const char *code_hash, int64_t s
 		r = store_fail(store, rc);
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
+	return r;
+}
+
+static int store_stmt_int(struct store *store, const char *sql, int64_t arg, int64_t *out,
+			  bool *null)
+{
+	sqlite3_stmt *stmt;
+	int rc, r = 0;
+
+	*out = 0;
+	*null = true;
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	sqlite3_bind_int64(stmt, 1, arg);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*null = sqlite3_column_type(stmt, 0) == SQLITE_NULL;
+		*out = sqlite3_column_int64(stmt, 0);
+	} else {
+		r = store_fail(store, rc);
+	}
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* The purge, inside the open write transaction. */
+static int store_purge_tx(struct store *store, int64_t cutoff_ms, int64_t now_ms,
+			  uint64_t *purged)
+{
+	char detail[256], prefix[AUDIT_HASH_HEX_LEN + 1], num[32];
+	sqlite3_stmt *stmt = NULL;
+	int64_t keep, first, v, count;
+	bool null;
+	int rc, r;
+
+	r = store_stmt_int(store, "SELECT min(id) FROM journal WHERE time >= ?1", cutoff_ms, &keep,
+			   &null);
+	if (r < 0)
+		return r;
+	if (null)
+		keep = store->tail_id + 1; /* everything goes but the checkpoint */
+	/* A check's steps must not outlive its scan row (they reference it). */
+	for (;;) {
+		r = store_stmt_int(store,
+				   "SELECT min(check_id) FROM journal WHERE id >= ?1"
+				   " AND check_id IS NOT NULL",
+				   keep, &v, &null);
+		if (r < 0)
+			return r;
+		if (null || v >= keep)
+			break;
+		keep = v;
+	}
+	r = store_stmt_int(store, "SELECT min(id) FROM journal WHERE id >= ?1", INT64_MIN, &first,
+			   &null);
+	if (r < 0)
+		return r;
+	if (null || keep <= first)
+		return 0;
+	r = store_stmt_int(store, "SELECT count(*) FROM journal WHERE id < ?1", keep, &count,
+			   &null);
+	if (r < 0)
+		return r;
+
+	rc = sqlite3_prepare_v2(store->db, "SELECT hash FROM journal WHERE id < ?1"
+				" ORDER BY id DESC LIMIT 1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	sqlite3_bind_int64(stmt, 1, keep);
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(stmt, 0) == AUDIT_HASH_HEX_LEN)
+		memcpy(prefix, sqlite3_column_text(stmt, 0), sizeof(prefix));
+	else
+		r = rc == SQLITE_ROW ? -EPROTO : store_fail(store, rc);
+	sqlite3_finalize(stmt);
+	if (r < 0)
+		return r;
+
+	snprintf(detail, sizeof(detail),
+		 "{\"first_kept_id\":%lld,\"prefix_hash\":\"%s\",\"purged_rows\":%lld,"
+		 "\"cutoff\":%lld}",
+		 (long long)keep, prefix, (long long)count, (long long)cutoff_ms);
+	r = store_insert(store, now_ms, "-", 0, "event", AUDIT_CHECKPOINT, NULL, NULL, NULL, NULL,
+			 detail, NULL);
+	if (r < 0)
+		return r;
+
+	/* The DELETE trigger lets rows below meta 'purge_below' go, and only them. */
+	rc = sqlite3_prepare_v2(store->db, "INSERT OR REPLACE INTO meta (key, value)"
+				" VALUES ('purge_below', CAST(?1 AS BLOB))", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	snprintf(num, sizeof(num), "%lld", (long long)keep);
+	sqlite3_bind_text(stmt, 1, num, -1, SQLITE_STATIC);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, rc);
+	rc = sqlite3_prepare_v2(store->db, "DELETE FROM journal WHERE id < ?1", -1, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_fail(store, rc);
+	sqlite3_bind_int64(stmt, 1, keep);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return store_fail(store, rc);
+	r = store_exec(store, "DELETE FROM meta WHERE key = 'purge_below'");
+	if (r < 0)
+		return r;
+	*purged = (uint64_t)count;
+	return 0;
+}
+
+int store_purge(struct store *store, int64_t cutoff_ms, int64_t now_ms, uint64_t *purged)
+{
+	uint64_t n = 0;
+	int r;
+
+	if (!store)
+		return -EINVAL;
+	if (purged)
+		*purged = 0;
+	/* Pending rows first: the purge commits on its own. */
+	r = store_sync(store);
+	if (r < 0)
+		return r;
+	r = store_step_done(store, STMT_BEGIN);
+	if (r == 0)
+		r = store_load_tail(store);
+	if (r == 0)
+		r = store_purge_tx(store, cutoff_ms, now_ms, &n);
+	if (r < 0) {
+		if (!sqlite3_get_autocommit(store->db))
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		return r;
+	}
+	r = store_sync(store);
+	if (r == 0 && purged)
+		*purged = n;
 	return r;
 }

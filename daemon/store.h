@@ -51,4 +51,12 @@ int store_sync(struct store *store);          /* commit durably; no-op if nothin
 /* Was code_hash granted on any lane since since_ms (for the reuse flag)? 1 yes, 0 no, <0 error. */
 int store_recently_granted(struct store *store, const char *code_hash, int64_t since_ms);
 
+/* Retention: removes the rows older than cutoff_ms (a prefix of the chain, widened
+ * so that no check loses its scan row) and appends a 'retention_checkpoint' event
+ * (time now_ms, lane "-") whose detail carries the hash the removed prefix ended
+ * with, so audit_verify_db() still verifies. Commits pending rows first and the
+ * purge on its own. *purged counts the rows removed (0: nothing was old enough, and
+ * no checkpoint is written). */
+int store_purge(struct store *store, int64_t cutoff_ms, int64_t now_ms, uint64_t *purged);
+
 #endif

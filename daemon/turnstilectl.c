@@ -24,7 +24,10 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "console.h"
+#include "audit.h"
 #include "export.h"
+#include "i18n.h"
 
 #define CTL_TIMEOUT_MS 5000
 #define EXIT_USAGE 2
@@ -629,13 +632,15 @@ out:
 
 /* Streams the export to out_fd (-1: stdout); a file is fsync'ed and closed. */
 static int export_to(int out_fd, sqlite3 *db, const struct export_filter *filter,
-		     enum export_format format, uint64_t *rows)
+		     enum export_format format, bool summary, uint64_t *rows)
 {
+	int (*run)(sqlite3 *, const struct export_filter *, enum export_format, FILE *,
+		   uint64_t *) = summary ? export_summary : export_run;
 	FILE *out;
 	int r;
 
 	if (out_fd < 0) {
-		r = export_run(db, filter, format, stdout, rows);
+		r = run(db, filter, format, stdout, rows);
 		if ((fflush(stdout) != 0 || ferror(stdout)) && r >= 0)
 			r = -EIO;
 		return r;
@@ -646,7 +651,7 @@ static int export_to(int out_fd, sqlite3 *db, const struct export_filter *filter
 		close(out_fd);
 		return r;
 	}
-	r = export_run(db, filter, format, out, rows);
+	r = run(db, filter, format, out, rows);
 	if (fflush(out) != 0 && r >= 0)
 		r = -errno;
 	if (ferror(out) && r >= 0)
@@ -664,9 +669,11 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 	    {"format", required_argument, NULL, 'f'}, {"since", required_argument, NULL, 'S'},
 	    {"until", required_argument, NULL, 'U'},  {"lane", required_argument, NULL, 'l'},
 	    {"db", required_argument, NULL, 'd'},     {"output", required_argument, NULL, 'o'},
-	    {"json", no_argument, NULL, 'j'},	      {NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, 'j'},	      {"verdict", required_argument, NULL, 'V'},
+	    {"summary", no_argument, NULL, 'M'},      {NULL, 0, NULL, 0},
 	};
 	struct export_filter filter = {.since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	bool summary = false;
 	const char *format = NULL, *db_path = NULL, *out_path = NULL;
 	enum export_format fmt;
 	cJSON *reply = NULL;
@@ -705,6 +712,12 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'j':
 			ctl->json = true;
+			break;
+		case 'V':
+			filter.verdict = optarg;
+			break;
+		case 'M':
+			summary = true;
 			break;
 		default:
 			return usage_error("export: bad option '%s'", argv[optind - 1]);
@@ -748,7 +761,7 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 			goto out;
 		}
 	}
-	r = export_to(out_fd, db, &filter, fmt, &rows);
+	r = export_to(out_fd, db, &filter, fmt, summary, &rows);
 	if (r < 0) {
 		r = fail("export to %s failed: %s", out_path ? out_path : "standard output",
 			 strerror(-r));
@@ -772,7 +785,156 @@ out:
 	return r;
 }
 
+/* audit verify: the journal's hash chain, or an exported JSONL file (with --db also
+ * checked against the journal). Exit 0 intact, 1 broken (the first broken row and
+ * why on stderr), 2 usage. Opens the journal read-only: works while the daemon runs. */
+static int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"db", required_argument, NULL, 'd'},
+	    {"file", required_argument, NULL, 'F'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *db_path = NULL, *file = NULL;
+	struct audit_report rep;
+	cJSON *reply = NULL;
+	sqlite3 *db = NULL;
+	FILE *in = NULL;
+	int c, r;
+
+	/* argv[0] is "audit" here; "verify" is the first argument. */
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db_path = optarg;
+			break;
+		case 'F':
+			file = optarg;
+			break;
+		case 'j':
+			ctl->json = true;
+			break;
+		default:
+			return usage_error("audit verify: bad option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("audit verify: unexpected argument '%s'", argv[optind]);
+	if (!db_path && !file) {
+		r = call(ctl, request_new("info", NULL), &reply, NULL);
+		if (r)
+			return r;
+		db_path = jstr(reply, "store_path");
+		if (!db_path || !db_path[0]) {
+			cJSON_Delete(reply);
+			return fail("turnstiled did not say where its journal is (use --db PATH)");
+		}
+	}
+	if (db_path) {
+		r = export_open_db(db_path, &db);
+		if (r < 0) {
+			r = fail("cannot open the journal %s: %s", db_path, strerror(-r));
+			goto out;
+		}
+	}
+	if (file) {
+		in = fopen(file, "re");
+		if (!in) {
+			r = fail("cannot open %s: %s", file, strerror(errno));
+			goto out;
+		}
+		r = audit_verify_file(in, db, &rep);
+	} else {
+		r = audit_verify_db(db, &rep);
+	}
+	if (r < 0) {
+		r = fail("audit verify: %s", strerror(-r));
+		goto out;
+	}
+	if (ctl->json) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddBoolToObject(o, "intact", r == 0);
+		cJSON_AddNumberToObject(o, "rows", (double)rep.rows);
+		if (file)
+			cJSON_AddNumberToObject(o, "records", (double)rep.records);
+		cJSON_AddNumberToObject(o, "last_id", (double)rep.last_id);
+		cJSON_AddStringToObject(o, "head", rep.head);
+		if (r) {
+			cJSON_AddNumberToObject(o, "bad_id", (double)rep.bad_id);
+			if (file)
+				cJSON_AddNumberToObject(o, "bad_line", (double)rep.bad_line);
+			cJSON_AddStringToObject(o, "reason", rep.reason);
+		}
+		print_json(o);
+		cJSON_Delete(o);
+	} else if (r == 0) {
+		printf("intact: %llu rows%s, last row %lld, head %s\n",
+		       (unsigned long long)rep.rows, file ? " in the file" : "",
+		       (long long)rep.last_id, rep.head[0] ? rep.head : "-");
+	}
+	if (r) {
+		if (file)
+			fprintf(stderr, "turnstilectl: %s: line %llu, row %lld: %s\n", file,
+				(unsigned long long)rep.bad_line, (long long)rep.bad_id,
+				rep.reason);
+		else
+			fprintf(stderr, "turnstilectl: journal broken at row %lld: %s\n",
+				(long long)rep.bad_id, rep.reason);
+		r = EXIT_FAILURE;
+	}
+out:
+	if (in)
+		fclose(in);
+	sqlite3_close(db);
+	cJSON_Delete(reply);
+	return r;
+}
+
 #define CTL_OWN_OPTIONS (-1) /* min: the command parses its own arguments */
+
+/* console [--lang ru|en] [--poll MS] [LANE]: the attendant's view (console.c). */
+static int cmd_console(struct ctl *ctl, int argc, char **argv)
+{
+	struct console_options opt = {.socket = ctl->socket, .poll_ms = 200};
+	bool lang_given = false;
+	char *end;
+	long ms;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--lang") == 0 || strncmp(a, "--lang=", 7) == 0) {
+			const char *v = a[6] == '=' ? a + 7 : (++i < argc ? argv[i] : NULL);
+
+			if (i18n_lang_parse(v, &opt.lang) < 0)
+				return usage_error("console: --lang must be ru or en");
+			lang_given = true;
+		} else if (strcmp(a, "--poll") == 0) {
+			if (++i >= argc)
+				return usage_error("console: --poll needs milliseconds");
+			ms = strtol(argv[i], &end, 10);
+			if (*end || ms < 50 || ms > 60000)
+				return usage_error("console: --poll must be 50..60000 ms");
+			opt.poll_ms = (int)ms;
+		} else if (a[0] == '-' || opt.lane) {
+			return usage_error("console: unexpected argument '%s'", a);
+		} else {
+			opt.lane = a;
+		}
+	}
+	if (!lang_given)
+		opt.lang = i18n_lang_from_locale(getenv("LC_ALL"), getenv("LC_MESSAGES"),
+						 getenv("LANG"));
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		return fail("console: needs a terminal");
+	return console_run(&opt);
+}
+
 
 static const struct ctl_command ctl_table[] = {
     {.name = "status",
@@ -839,10 +1001,22 @@ static const struct ctl_command ctl_table[] = {
      .run = cmd_passes_list,
      .help = "list the passes"},
     {.name = "export",
-     .args = "--format csv|jsonl [--since T] [--until T] [--lane L] [-o FILE] [--db PATH]",
+     .args = "--format csv|jsonl [--since T] [--until T] [--lane L] [--verdict V] [--summary]"
+	     " [-o FILE] [--db PATH]",
      .min = CTL_OWN_OPTIONS,
      .run = cmd_export,
      .help = "one record per check from the journal"},
+    {.name = "audit",
+     .sub = "verify",
+     .args = "[--db PATH] [--file EXPORT.jsonl]",
+     .min = CTL_OWN_OPTIONS,
+     .run = cmd_audit_verify,
+     .help = "check the journal's hash chain, or an exported file; names the first broken row"},
+    {.name = "console",
+     .args = "[--lang ru|en] [--poll MS] [LANE]",
+     .min = CTL_OWN_OPTIONS,
+     .run = cmd_console,
+     .help = "the attendant's full-screen view (keys: c confirm, r reject, o open, m mode, q quit)"},
 };
 
 #define CTL_COMMAND_COUNT (sizeof(ctl_table) / sizeof(ctl_table[0]))

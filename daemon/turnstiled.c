@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "gosu_client.h"
 #include "io_sim.h"
 #include "log.h"
 #include "passes.h"
@@ -33,11 +34,13 @@ struct daemon {
 	sd_event *ev;
 	struct store *store;
 	struct passes *passes;
+	struct gosu_client *gosu;
 	struct station_env env;
 	struct station *stations[CONFIG_LANES_MAX];
 	size_t station_count;
 	struct control *control;
 	sd_event_source *flush;
+	int64_t purged_at_ms; /* last retention purge (store.retention_days) */
 };
 
 static void usage(FILE *out)
@@ -372,6 +375,26 @@ static void daemon_request(void *userdata, const cJSON *req, cJSON *reply)
 		cJSON_AddBoolToObject(reply, "ok", false);
 }
 
+/* Retention: at start, then at most hourly, riding on a flush (an idle daemon
+ * has nothing new to purge for). */
+static void daemon_purge(struct daemon *d)
+{
+	int64_t now = now_ms();
+	uint64_t purged = 0;
+	int r;
+
+	if (!d->cfg.store_retention_days || now - d->purged_at_ms < 3600 * 1000)
+		return;
+	d->purged_at_ms = now;
+	r = store_purge(d->store, now - (int64_t)d->cfg.store_retention_days * 86400000, now,
+			&purged);
+	if (r < 0)
+		log_warne(r, "journal: retention purge failed (%s)", store_errmsg(d->store));
+	else if (purged)
+		log_info("journal: purged %llu rows older than %u days", (unsigned long long)purged,
+			 d->cfg.store_retention_days);
+}
+
 static int daemon_on_flush(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -379,6 +402,8 @@ static int daemon_on_flush(sd_event_source *s, uint64_t usec, void *userdata)
 
 	if (r < 0)
 		log_warne(r, "journal: commit failed (%s)", store_errmsg(d->store));
+	else
+		daemon_purge(d);
 	return 0;
 }
 
@@ -431,10 +456,44 @@ static void daemon_teardown(struct daemon *d)
 				   NULL);
 		station_close(d->stations[i]);
 	}
+	/* Stations cancelled their own checks; this cancels whatever is left. */
+	gosu_client_free(d->gosu);
+	gosu_classify_free();
 	sd_event_source_unref(d->flush);
 	passes_close(d->passes);
 	store_close(d->store);
 	sd_event_unref(d->ev);
+}
+
+static int daemon_gosu_open(struct daemon *d)
+{
+	struct gosu_client_config gc = {
+		.base_url = d->cfg.gosuslugi_base_url,
+		.ca_file = d->cfg.gosuslugi_ca_file,
+		.connect_timeout_ms = d->cfg.gosuslugi_connect_timeout_ms,
+		.timeout_ms = d->cfg.gosuslugi_timeout_ms,
+	};
+	int r;
+
+	r = gosu_classify_init();
+	if (r < 0) {
+		log_warne(r, "cannot prepare the Gosuslugi link classifier");
+		return r;
+	}
+	gosu_endpoints_defaults(&gc.endpoints);
+	if (d->cfg.gosuslugi_check_v4)
+		snprintf(gc.endpoints.check, sizeof(gc.endpoints.check), "%s", GOSU_EP_CHECK_V4);
+	if (d->cfg.gosuslugi_v2_fallback)
+		snprintf(gc.endpoints.status_fallback, sizeof(gc.endpoints.status_fallback), "%s",
+			 GOSU_EP_STATUS_V2);
+	r = gosu_client_new(&d->gosu, d->ev, &gc);
+	if (r < 0) {
+		log_warne(r, "cannot set up the Gosuslugi client for %s", gc.base_url);
+		return r;
+	}
+	log_info("gosuslugi: checks go to %s%s", gc.base_url,
+		 gc.ca_file[0] ? " (CA file set)" : "");
+	return 0;
 }
 
 static int daemon_setup(struct daemon *d)
@@ -472,6 +531,7 @@ static int daemon_setup(struct daemon *d)
 		log_warne(r, "cannot open the journal %s", d->cfg.store_path);
 		return r;
 	}
+	daemon_purge(d);
 	r = passes_open(&d->passes, d->store, &policy);
 	if (r < 0) {
 		log_warne(r, "cannot prepare the passes verifier");
@@ -492,8 +552,12 @@ static int daemon_setup(struct daemon *d)
 	if (r < 0)
 		return r;
 
+	r = daemon_gosu_open(d);
+	if (r < 0)
+		return r;
 	d->env = (struct station_env){
 		.ev = d->ev, .store = d->store, .passes = d->passes, .cfg = &d->cfg};
+	d->env.gosu = d->gosu;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)now_ms();
 	for (size_t i = 0; i < d->cfg.lane_count; i++) {

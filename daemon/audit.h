@@ -1,0 +1,63 @@
+/* audit.h: the journal's hash chain: the canonical row hash, and verification of
+ * the chain in a journal file or of the rows carried by a JSON Lines export.
+ *
+ * hash = SHA-256("tsj1\n" || prev_hash || "\n" || canonical(row)) as lowercase hex,
+ * where canonical(row) encodes id, time, lane, check_id, step, value, source,
+ * code_kind, code_hash, request_id, detail in this order: an integer as
+ * "I<decimal>;", a text as "T<byte length>:<bytes>", NULL as "N". prev_hash is the
+ * hash of the row before (by id); the first row ever has AUDIT_GENESIS. After a
+ * retention purge the first remaining row's prev_hash is the hash the purged prefix
+ * ended with, recorded in a later 'retention_checkpoint' event row (detail JSON
+ * {"first_kept_id":N,"prefix_hash":"...","purged_rows":M}), itself in the chain.
+ */
+#ifndef TS_AUDIT_H
+#define TS_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sqlite3.h>
+
+#define AUDIT_HASH_HEX_LEN 64
+#define AUDIT_GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+#define AUDIT_CHECKPOINT "retention_checkpoint"
+
+/* One journal row; NULL text and check_id <= 0 are SQL NULL. */
+struct audit_row {
+	int64_t id;
+	int64_t time;
+	int64_t check_id;
+	const char *lane, *step, *value, *source, *code_kind, *code_hash, *request_id, *detail;
+	const char *prev_hash, *hash;
+};
+
+struct audit_report {
+	uint64_t rows;       /* rows checked */
+	uint64_t records;    /* file: records (lines) checked */
+	int64_t bad_id;      /* first broken row id, 0: none */
+	uint64_t bad_line;   /* file: line of the first broken record, 0: none */
+	int64_t last_id;     /* last row checked */
+	char head[AUDIT_HASH_HEX_LEN + 1]; /* hash of the last row checked */
+	char reason[200];    /* what is wrong, when broken */
+};
+
+/* Writes the row's hash (65 bytes with NUL) computed over row->prev_hash. */
+int audit_row_hash(const struct audit_row *row, char *out);
+
+/* The SELECT list that audit_row_read() expects at column first. */
+#define AUDIT_ROW_COLUMNS                                                                         \
+	"id, time, lane, check_id, step, value, source, code_kind, code_hash, request_id, "       \
+	"detail, prev_hash, hash"
+void audit_row_read(sqlite3_stmt *stmt, int first, struct audit_row *row);
+
+/* Walks the whole chain of a journal (any connection; read-only is enough).
+ * 0: intact, 1: broken (rep says where and why), negative errno on errors. */
+int audit_verify_db(sqlite3 *db, struct audit_report *rep);
+
+/* Verifies a JSON Lines export (export.c, one check per line with its "rows"):
+ * each row's hash over its content and prev_hash, rows that follow each other by id
+ * linked, the record's fields equal to what its rows say. With db, every row must
+ * also be in the journal with the same hash. 0 intact, 1 broken, negative errno. */
+int audit_verify_file(FILE *in, sqlite3 *db, struct audit_report *rep);
+
+#endif

@@ -1,0 +1,458 @@
+/* qrdecode.c: the zbar decoder, its tuned cascade, and the worker thread.
+ *
+ * Tuned mode enables only ZBAR_QRCODE: the 1-D decoders cost time on every
+ * scan line and read phantom barcodes out of stripes and textures. Each frame
+ * then goes through qrdecode_cascade[] until one step reads a code: the frame
+ * downscaled 3x3 (a ninth of the pixels: large codes, and averaging beats
+ * sensor noise), then 2x2, then at full size through a 2x2 box filter for
+ * small codes; a downscale that would leave fewer than QRDECODE_MIN_ROWS rows
+ * is skipped (a 640x480 frame starts at 2x2). On make_frames.py's set, full
+ * size without the filter read far less than the averaged steps (64 % against
+ * 97 % at 720p: zbar's edge detector trips over noise). Every step stretches
+ * the contrast from the 1st to the 99th percentile of the histogram, because
+ * zbar wants strong edges and low-contrast, washed-out frames otherwise fail.
+ * Position tracking is off.
+ *
+ * The worker owns one decoder and one frame buffer. submit() copies into the
+ * buffer only when the worker is idle and otherwise drops the frame: the camera
+ * keeps producing and the newest frame is worth more than an old one. A read
+ * is written to a pipe as one fixed-size record (<= PIPE_BUF, so atomic); when
+ * the pipe is full the read is counted as lost, never waited on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zbar.h>
+
+#include "qrdecode.h"
+
+struct qrdecode_step {
+	unsigned scale;	  /* 1 or 2 */
+	unsigned density; /* zbar scans every density-th row and column */
+	bool smooth;	  /* a 2x2 box filter at the same size (against sensor noise) */
+};
+
+#define QRDECODE_STEPS_MAX 4
+
+#define QRDECODE_MIN_ROWS 200 /* steps that would leave fewer rows are skipped */
+
+static const struct qrdecode_step qrdecode_cascade[] = {
+    {.scale = 3, .density = 1},
+    {.scale = 2, .density = 1},
+    {.scale = 1, .density = 1, .smooth = true},
+};
+
+struct qrdecode {
+	enum qrdecode_mode mode;
+	zbar_image_scanner_t *scanner;
+	uint8_t *buf; /* the preprocessed frame */
+	size_t buf_size;
+	struct qrdecode_step steps[QRDECODE_STEPS_MAX];
+	size_t nsteps;
+};
+
+int qrdecode_new(struct qrdecode **out, enum qrdecode_mode mode)
+{
+	struct qrdecode *q = calloc(1, sizeof(*q));
+
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	q->mode = mode;
+	q->nsteps = sizeof(qrdecode_cascade) / sizeof(qrdecode_cascade[0]);
+	memcpy(q->steps, qrdecode_cascade, sizeof(qrdecode_cascade));
+	q->scanner = zbar_image_scanner_create();
+	if (!q->scanner) {
+		free(q);
+		return -ENOMEM;
+	}
+	if (mode == QRDECODE_TUNED) {
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
+		zbar_image_scanner_set_config(q->scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_POSITION, 0);
+	}
+	*out = q;
+	return 0;
+}
+
+int qrdecode_set_cascade(struct qrdecode *q, const char *spec)
+{
+	struct qrdecode_step steps[QRDECODE_STEPS_MAX];
+	size_t n = 0;
+	const char *p = spec;
+
+	while (*p) {
+		unsigned scale, density;
+		int used;
+
+		if (n == QRDECODE_STEPS_MAX ||
+		    sscanf(p, "%1u:%1u%n", &scale, &density, &used) != 2 || scale < 1 ||
+		    scale > 4 || density < 1 || density > 4)
+			return -EINVAL;
+		steps[n++] = (struct qrdecode_step){.scale = scale, .density = density};
+		p += used;
+		if (*p == 's') {
+			steps[n - 1].smooth = true;
+			p++;
+		}
+		if (*p == ',' && p[1])
+			p++;
+		else if (*p)
+			return -EINVAL;
+	}
+	if (n == 0 || q->mode != QRDECODE_TUNED)
+		return -EINVAL;
+	memcpy(q->steps, steps, n * sizeof(steps[0]));
+	q->nsteps = n;
+	return 0;
+}
+
+void qrdecode_free(struct qrdecode *q)
+{
+	if (!q)
+		return;
+	if (q->scanner)
+		zbar_image_scanner_destroy(q->scanner);
+	free(q->buf);
+	free(q);
+}
+
+static int qrdecode_reserve(struct qrdecode *q, size_t size)
+{
+	uint8_t *p;
+
+	if (size <= q->buf_size)
+		return 0;
+	p = realloc(q->buf, size);
+	if (!p)
+		return -ENOMEM;
+	q->buf = p;
+	q->buf_size = size;
+	return 0;
+}
+
+/* Copies f into q->buf, downscaled by scale, with the contrast stretched. */
+static void qrdecode_prepare(struct qrdecode *q, const struct qrdecode_frame *f, unsigned scale,
+			     bool smooth, unsigned *w, unsigned *h)
+{
+	uint32_t hist[256] = {0};
+	uint8_t lut[256];
+	unsigned ow = f->width / scale, oh = f->height / scale, lo = 0, hi = 255;
+	size_t n = (size_t)ow * oh, acc;
+
+	for (unsigned y = 0; y < oh; y++) {
+		const uint8_t *s = f->data + (size_t)y * scale * f->stride;
+		uint8_t *d = q->buf + (size_t)y * ow;
+
+		if (scale == 2) {
+			const uint8_t *s2 = s + f->stride;
+
+			for (unsigned x = 0; x < ow; x++) {
+				d[x] = (uint8_t)((s[2 * x] + s[2 * x + 1] + s2[2 * x] +
+						  s2[2 * x + 1] + 2) >>
+						 2);
+				hist[d[x]]++;
+			}
+		} else if (scale == 1 && smooth) {
+			const uint8_t *s2 = y + 1 < oh ? s + f->stride : s;
+
+			for (unsigned x = 0; x < ow; x++) {
+				unsigned x2 = x + 1 < ow ? x + 1 : x;
+
+				d[x] = (uint8_t)((s[x] + s[x2] + s2[x] + s2[x2] + 2) >> 2);
+				hist[d[x]]++;
+			}
+		} else if (scale > 2) {
+			for (unsigned x = 0; x < ow; x++) {
+				unsigned sum = 0;
+
+				for (unsigned j = 0; j < scale; j++)
+					for (unsigned i = 0; i < scale; i++)
+						sum += s[j * f->stride + x * scale + i];
+				d[x] = (uint8_t)(sum / (scale * scale));
+				hist[d[x]]++;
+			}
+		} else {
+			memcpy(d, s, ow);
+			for (unsigned x = 0; x < ow; x++)
+				hist[d[x]]++;
+		}
+	}
+	for (acc = 0; lo < 255 && (acc += hist[lo]) < n / 100;)
+		lo++;
+	for (acc = 0; hi > 0 && (acc += hist[hi]) < n / 100;)
+		hi--;
+	*w = ow;
+	*h = oh;
+	if (hi <= lo + 8 || (lo == 0 && hi == 255))
+		return;
+	for (unsigned v = 0; v < 256; v++)
+		lut[v] = v <= lo ? 0 : v >= hi ? 255 : (uint8_t)((v - lo) * 255 / (hi - lo));
+	for (size_t i = 0; i < n; i++)
+		q->buf[i] = lut[q->buf[i]];
+}
+
+/* One zbar pass over a contiguous w x h image. */
+static int qrdecode_scan(struct qrdecode *q, const uint8_t *data, unsigned w, unsigned h, char *out,
+			 size_t outlen)
+{
+	zbar_image_t *img = zbar_image_create();
+	const zbar_symbol_t *sym;
+	int r = 0;
+
+	if (!img)
+		return -ENOMEM;
+	zbar_image_set_format(img, zbar_fourcc('Y', '8', '0', '0'));
+	zbar_image_set_size(img, w, h);
+	zbar_image_set_data(img, data, (unsigned long)w * h, NULL);
+	if (zbar_scan_image(q->scanner, img) > 0) {
+		for (sym = zbar_image_first_symbol(img); sym; sym = zbar_symbol_next(sym)) {
+			const char *s = zbar_symbol_get_data(sym);
+			size_t len = zbar_symbol_get_data_length(sym);
+
+			if (q->mode == QRDECODE_TUNED && zbar_symbol_get_type(sym) != ZBAR_QRCODE)
+				continue;
+			if (len == 0)
+				continue;
+			if (len >= outlen) {
+				memcpy(out, s, outlen - 1);
+				out[outlen - 1] = '\0';
+				r = -E2BIG;
+				break;
+			}
+			memcpy(out, s, len);
+			out[len] = '\0';
+			r = (int)len;
+			break;
+		}
+	}
+	zbar_image_destroy(img);
+	return r;
+}
+
+int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out, size_t outlen)
+{
+	unsigned w, h;
+	int r;
+
+	if (!f->data || f->width < 8 || f->height < 8 || f->stride < f->width || outlen < 2 ||
+	    f->width > 16384 || f->height > 16384)
+		return -EINVAL;
+	if (qrdecode_reserve(q, (size_t)f->width * f->height) < 0)
+		return -ENOMEM;
+	if (q->mode == QRDECODE_DEFAULT) {
+		const uint8_t *data = f->data;
+
+		if (f->stride != f->width) {
+			for (unsigned y = 0; y < f->height; y++)
+				memcpy(q->buf + (size_t)y * f->width, f->data + y * f->stride,
+				       f->width);
+			data = q->buf;
+		}
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, 1);
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, 1);
+		return qrdecode_scan(q, data, f->width, f->height, out, outlen);
+	}
+	for (size_t i = 0; i < q->nsteps; i++) {
+		const struct qrdecode_step *st = &q->steps[i];
+
+		if (st->scale > 1 && f->height / st->scale < QRDECODE_MIN_ROWS)
+			continue;
+
+		qrdecode_prepare(q, f, st->scale, st->smooth, &w, &h);
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY,
+					      (int)st->density);
+		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY,
+					      (int)st->density);
+		r = qrdecode_scan(q, q->buf, w, h, out, outlen);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
+struct qrdecode_record {
+	uint32_t len;
+	uint32_t cut; /* the payload was longer than QRDECODE_MAX_LEN */
+	char data[QRDECODE_MAX_LEN + 1];
+};
+
+_Static_assert(sizeof(struct qrdecode_record) <= PIPE_BUF, "pipe records must be atomic");
+
+struct qrdecode_worker {
+	struct qrdecode *dec;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool busy, stop;
+	uint8_t *frame;
+	size_t frame_size;
+	unsigned width, height;
+	int pipe[2];
+	uint64_t taken, dropped, read, lost;
+};
+
+static void *qrdecode_worker_main(void *arg)
+{
+	struct qrdecode_worker *w = arg;
+	struct qrdecode_record rec = {.len = 0};
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct qrdecode_frame f;
+		int r;
+
+		while (!w->busy && !w->stop)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stop)
+			break;
+		f = (struct qrdecode_frame){
+		    .data = w->frame, .width = w->width, .height = w->height, .stride = w->width};
+		pthread_mutex_unlock(&w->lock);
+		/* The frame buffer is ours while busy: submit() does not touch it. */
+		r = qrdecode_frame(w->dec, &f, rec.data, sizeof(rec.data));
+		if (r > 0 || r == -E2BIG) {
+			rec.len = (uint32_t)strlen(rec.data);
+			rec.cut = r == -E2BIG;
+			r = (int)write(w->pipe[1], &rec, sizeof(rec));
+		}
+		pthread_mutex_lock(&w->lock);
+		if (rec.len && r < 0)
+			w->lost++;
+		else if (rec.len)
+			w->read++;
+		rec.len = 0;
+		w->busy = false;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int qrdecode_worker_new(struct qrdecode_worker **out, enum qrdecode_mode mode)
+{
+	struct qrdecode_worker *w = calloc(1, sizeof(*w));
+	int r;
+
+	*out = NULL;
+	if (!w)
+		return -ENOMEM;
+	w->pipe[0] = w->pipe[1] = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	r = qrdecode_new(&w->dec, mode);
+	if (r < 0)
+		goto error;
+	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto error;
+	}
+	r = -pthread_create(&w->thread, NULL, qrdecode_worker_main, w);
+	if (r < 0)
+		goto error;
+	w->started = true;
+	*out = w;
+	return 0;
+error:
+	qrdecode_worker_free(w);
+	return r;
+}
+
+void qrdecode_worker_free(struct qrdecode_worker *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->lock);
+		w->stop = true;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->thread, NULL);
+	}
+	for (int i = 0; i < 2; i++)
+		if (w->pipe[i] >= 0)
+			close(w->pipe[i]);
+	qrdecode_free(w->dec);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w->frame);
+	free(w);
+}
+
+int qrdecode_worker_submit(struct qrdecode_worker *w, const struct qrdecode_frame *f)
+{
+	size_t size;
+	int r = 0;
+
+	if (!f->data || f->width < 8 || f->height < 8 || f->stride < f->width || f->width > 16384 ||
+	    f->height > 16384)
+		return -EINVAL;
+	size = (size_t)f->width * f->height;
+	pthread_mutex_lock(&w->lock);
+	if (w->busy) {
+		w->dropped++;
+		r = -EBUSY;
+		goto out;
+	}
+	if (size > w->frame_size) {
+		uint8_t *p = realloc(w->frame, size);
+
+		if (!p) {
+			r = -ENOMEM;
+			goto out;
+		}
+		w->frame = p;
+		w->frame_size = size;
+	}
+	for (unsigned y = 0; y < f->height; y++)
+		memcpy(w->frame + (size_t)y * f->width, f->data + y * f->stride, f->width);
+	w->width = f->width;
+	w->height = f->height;
+	w->busy = true;
+	w->taken++;
+	pthread_cond_signal(&w->cond);
+out:
+	pthread_mutex_unlock(&w->lock);
+	return r;
+}
+
+int qrdecode_worker_fd(const struct qrdecode_worker *w)
+{
+	return w->pipe[0];
+}
+
+int qrdecode_worker_result(struct qrdecode_worker *w, char *out, size_t outlen)
+{
+	struct qrdecode_record rec;
+	ssize_t n;
+	size_t len;
+
+	do
+		n = read(w->pipe[0], &rec, sizeof(rec));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n != (ssize_t)sizeof(rec) || outlen == 0)
+		return -EIO;
+	len = rec.len < outlen - 1 ? rec.len : outlen - 1;
+	memcpy(out, rec.data, len);
+	out[len] = '\0';
+	return rec.cut ? -E2BIG : (int)len;
+}
+
+void qrdecode_worker_stats(struct qrdecode_worker *w, uint64_t *taken, uint64_t *dropped,
+			   uint64_t *read, uint64_t *lost)
+{
+	pthread_mutex_lock(&w->lock);
+	*taken = w->taken;
+	*dropped = w->dropped;
+	*read = w->read;
+	*lost = w->lost;
+	pthread_mutex_unlock(&w->lock);
+}
