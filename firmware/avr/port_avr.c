@@ -86,17 +86,26 @@ ISR(USART_RX_vect)
 	ring_head = next;
 }
 
+/*
+ * TXC is cleared as each byte is loaded, so once the last one is in, TXC can
+ * only mean that it has left the shift register.  (Clearing it only after the
+ * last UDRE loses the last byte's TXC whenever UDRE is served late, which
+ * simavr, raising UDRE and TXC together, does every time: DE stayed high.)
+ */
 ISR(USART_UDRE_vect)
 {
-	if (tx_left) {
-		UDR0 = *tx_ptr;
-		tx_ptr = tx_ptr + 1;
-		tx_left = (uint16_t)(tx_left - 1);
+	if (!tx_left) {
+		UCSR0B &= (uint8_t)~_BV(UDRIE0);
 		return;
 	}
-	UCSR0B &= (uint8_t)~_BV(UDRIE0);
-	UCSR0A = _BV(TXC0) | _BV(U2X0); /* clear a stale TXC before waiting for it */
-	UCSR0B |= _BV(TXCIE0);
+	UCSR0A = (uint8_t)((UCSR0A & _BV(U2X0)) | _BV(TXC0));
+	UDR0 = *tx_ptr;
+	tx_ptr = tx_ptr + 1;
+	tx_left = (uint16_t)(tx_left - 1);
+	if (!tx_left) {
+		UCSR0B &= (uint8_t)~_BV(UDRIE0);
+		UCSR0B |= _BV(TXCIE0);
+	}
 }
 
 ISR(USART_TX_vect)
@@ -178,13 +187,23 @@ static void avr_hw_init(void)
 	TIMSK1 = _BV(TOIE1);
 }
 
+/*
+ * Normal (x16) or double speed (x8), whichever is closer to the baud rate;
+ * normal on a tie (all the standard rates up to 38400 at 16 MHz), which is
+ * also the mode simavr 1.6 models (it ignores U2X, which it never stores).
+ */
 static void avr_uart_init(uint32_t baud)
 {
-	uint16_t ubrr = (uint16_t)((F_CPU / 8 + baud / 2) / baud - 1);
+	uint16_t ubrr1 = (uint16_t)((F_CPU / 16 + baud / 2) / baud - 1);
+	uint16_t ubrr2 = (uint16_t)((F_CPU / 8 + baud / 2) / baud - 1);
+	int32_t err1 = (int32_t)(F_CPU / 16 / (ubrr1 + 1UL)) - (int32_t)baud;
+	int32_t err2 = (int32_t)(F_CPU / 8 / (ubrr2 + 1UL)) - (int32_t)baud;
+	uint8_t u2x = (err2 < 0 ? -err2 : err2) < (err1 < 0 ? -err1 : err1);
+	uint16_t ubrr = u2x ? ubrr2 : ubrr1;
 
 	UBRR0H = (uint8_t)(ubrr >> 8);
 	UBRR0L = (uint8_t)ubrr;
-	UCSR0A = _BV(U2X0);
+	UCSR0A = u2x ? _BV(U2X0) : 0;
 	/* 8 data bits, even parity, 1 stop: 11 bits a character as Modbus wants. */
 	UCSR0C = _BV(UPM01) | _BV(UCSZ01) | _BV(UCSZ00);
 	UCSR0B = _BV(RXEN0) | _BV(TXEN0) | _BV(RXCIE0);
