@@ -6,8 +6,13 @@
  * verdict, attendant, grant, store_sync (the durable grant the relay waits for),
  * gate; the gate row rides along with the next grant's commit. Prints checks/s,
  * rows/s and the grant-sync latency the relay would see, then exports everything
- * to /dev/null as CSV and as JSON Lines and prints rows/s for each. The journal is
- * removed at the end.
+ * to /dev/null as CSV and as JSON Lines and prints rows/s for each, then walks the
+ * hash chain (audit_verify_db). Each export and the verify run in a child process so
+ * that its peak RSS (wait4) is its own. The journal is removed at the end.
+ *
+ * bench_store DIR N BATCH syncs once per BATCH checks instead of at every grant: the
+ * way to fill a journal of 1 M checks in reasonable time for the export and verify
+ * figures (the sync latency printed is then per batch).
  */
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "audit.h"
 
 #include "export.h"
 #include "store.h"
@@ -36,7 +45,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int bench_append(struct store *s, long n, double *sync_s)
+static int bench_append(struct store *s, long n, long batch, double *sync_s)
 {
 	static const char *const lanes[] = {"L1", "L2", "L3", "L4"};
 	char code[32], hash[STORE_HASH_HEX_LEN + 1], req[32];
@@ -63,7 +72,7 @@ static int bench_append(struct store *s, long n, double *sync_s)
 		if (r < 0)
 			return r;
 		t0 = now_s();
-		r = store_sync(s);
+		r = (i + 1) % batch == 0 ? store_sync(s) : 0;
 		sync_s[i] = now_s() - t0;
 		if (r == 0)
 			r = store_append_step(s, check, t + 200, lane, "gate", "passed", NULL);
@@ -73,9 +82,64 @@ static int bench_append(struct store *s, long n, double *sync_s)
 	return store_sync(s);
 }
 
+/* Runs fn(path, arg) in a child; prints its peak RSS. */
+static int bench_child(int (*fn)(const char *, int), const char *path, int arg)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int r = fn(path, arg);
+
+		fflush(stdout);
+		_exit(r < 0);
+	}
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return -errno;
+	printf("    peak RSS %ld KiB\n", ru.ru_maxrss);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static int bench_verify(const char *path, int unused)
+{
+	struct audit_report rep;
+	sqlite3 *db = NULL;
+	double t0, dt;
+	int r;
+
+	(void)unused;
+	r = export_open_db(path, &db);
+	if (r == 0) {
+		t0 = now_s();
+		r = audit_verify_db(db, &rep);
+		dt = now_s() - t0;
+		if (r >= 0)
+			printf("verify %10llu rows in %7.3f s: %10.0f rows/s (%s)\n",
+			       (unsigned long long)rep.rows, dt, (double)rep.rows / dt,
+			       r ? "BROKEN" : "intact");
+		r = r ? -EIO : 0;
+	}
+	sqlite3_close(db);
+	return r;
+}
+
+static int bench_export_fn(const char *path, int format);
+
 static int bench_export(const char *path, enum export_format format, const char *name)
 {
-	struct export_filter all = {INT64_MIN, INT64_MAX, NULL};
+	(void)name;
+	return bench_child(bench_export_fn, path, (int)format);
+}
+
+static int bench_export_fn(const char *path, int format)
+{
+	const char *name = format == EXPORT_CSV ? "csv" : "jsonl";
+	struct export_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
 	sqlite3 *db = NULL;
 	uint64_t rows = 0;
 	FILE *out;
@@ -88,7 +152,7 @@ static int bench_export(const char *path, enum export_format format, const char 
 	r = export_open_db(path, &db);
 	if (r == 0) {
 		t0 = now_s();
-		r = export_run(db, &all, format, out, &rows);
+		r = export_run(db, &all, (enum export_format)format, out, &rows);
 		dt = now_s() - t0;
 		if (r == 0)
 			printf("export %-5s %10llu rows in %7.3f s: %10.0f rows/s\n", name,
@@ -103,13 +167,14 @@ int main(int argc, char **argv)
 {
 	const char *base = argc > 1 ? argv[1] : "/tmp";
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 10000;
+	long batch = argc > 3 ? strtol(argv[3], NULL, 10) : 1;
 	char dir[PATH_MAX], path[PATH_MAX + 16], side[PATH_MAX + 32];
 	struct store *s = NULL;
 	double *sync_s, t0, dt;
 	int r;
 
-	if (n <= 0 || argc > 3) {
-		fprintf(stderr, "usage: %s [DIR [N]]\n", argv[0]);
+	if (n <= 0 || batch <= 0 || argc > 4) {
+		fprintf(stderr, "usage: %s [DIR [N [BATCH]]]\n", argv[0]);
 		return 2;
 	}
 	sync_s = calloc((size_t)n, sizeof(*sync_s));
@@ -130,7 +195,7 @@ int main(int argc, char **argv)
 	}
 	printf("journal %s, %ld checks\n", path, n);
 	t0 = now_s();
-	r = bench_append(s, n, sync_s);
+	r = bench_append(s, n, batch, sync_s);
 	dt = now_s() - t0;
 	if (r < 0) {
 		fprintf(stderr, "append: %s (%s)\n", strerror(-r), store_errmsg(s));
@@ -150,6 +215,8 @@ int main(int argc, char **argv)
 		r = bench_export(path, EXPORT_JSONL, "jsonl");
 	if (r < 0)
 		fprintf(stderr, "export: %s\n", strerror(-r));
+	if (r == 0)
+		r = bench_child(bench_verify, path, 0);
 
 out:
 	store_close(s);

@@ -29,7 +29,7 @@ struct fixture {
 	sqlite3 *db;
 };
 
-static const struct export_filter all = {INT64_MIN, INT64_MAX, NULL};
+static const struct export_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
 
 static int setup(void **state)
 {
@@ -114,6 +114,29 @@ static char *export_to_string(sqlite3 *db, const struct export_filter *filter,
 	return buf;
 }
 
+/* The row_hashes field the export must give check_id: "ID:HASH ..." from the journal. */
+static const char *row_hashes(sqlite3 *db, int64_t check_id)
+{
+	static char buf[4][1024];
+	static int next;
+	char *out = buf[next++ % 4];
+	sqlite3_stmt *stmt;
+
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT group_concat(id || ':' || hash, ' ') FROM"
+					    " (SELECT id, hash FROM journal WHERE id = ?1"
+					    " OR check_id = ?1 ORDER BY id)",
+					    -1, &stmt, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, check_id);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	snprintf(out, sizeof(buf[0]), "%s",
+		 (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	assert_true(strlen(out) > 64); /* at least "ID:" and one hash */
+	return out;
+}
+
 /* 2026-11-25T13:05:01.123+03:00 */
 static int64_t sample_ms(void)
 {
@@ -128,7 +151,7 @@ static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8
 	struct fixture *f = *state;
 	int64_t t = sample_ms();
 	uint64_t rows = 0;
-	char *csv;
+	char *csv, expect[4096];
 
 	add_check(f->store, t, "Вход 1", "serial0", "req,1", "allow",
 		  "{\"reason\":\"Паспорт \\\"А\\\", стр. 1\\r\\nвторая\"}", "confirm", "a",
@@ -141,14 +164,16 @@ static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8
 
 	csv = export_to_string(f->db, &all, EXPORT_CSV, &rows);
 	assert_int_equal(rows, 3);
-	assert_string_equal(
-	    csv,
+	snprintf(
+	    expect, sizeof(expect),
 	    "check_id,time,lane,source,code_kind,verdict,attendant,gate,grant_dir,request_id,"
-	    "reason\r\n"
+	    "reason,row_hashes\r\n"
 	    "1,2026-11-25T13:05:01.123+03:00,Вход 1,serial0,qr,allow,confirm,passed,a,\"req,1\","
-	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\"\r\n"
-	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,not_required,none,,,\r\n"
-	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,not_required,none,,,\r\n");
+	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\",%s\r\n"
+	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,not_required,none,,,,%s\r\n"
+	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,not_required,none,,,,%s\r\n",
+	    row_hashes(f->db, 1), row_hashes(f->db, 6), row_hashes(f->db, 8));
+	assert_string_equal(csv, expect);
 	free(csv);
 }
 
@@ -183,7 +208,8 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 {
 	static const char *const keys[] = {"check_id",	"time",	      "lane",	   "source",
 					   "code_kind", "verdict",    "attendant", "gate",
-					   "grant_dir", "request_id", "reason"};
+					   "grant_dir", "request_id", "reason",
+					   "time_ms",	"rows"};
 	struct fixture *f = *state;
 	uint64_t rows = 0;
 	char *text, *line, *save = NULL;
@@ -209,15 +235,17 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 		assert_true(cJSON_IsObject(obj));
 		cJSON_ArrayForEach(item, obj)
 		{
-			assert_true(k < 11);
+			assert_true(k < 13);
 			assert_string_equal(item->string, keys[k]);
-			if (k == 0)
+			if (k == 0 || k == 11)
 				assert_true(cJSON_IsNumber(item));
+			else if (k == 12)
+				assert_true(cJSON_IsArray(item));
 			else
 				assert_true(cJSON_IsString(item));
 			k++;
 		}
-		assert_int_equal(k, 11);
+		assert_int_equal(k, 13);
 		if (n == 0) {
 			assert_int_equal(cJSON_GetObjectItem(obj, "check_id")->valuedouble, 1);
 			assert_string_equal(cJSON_GetObjectItem(obj, "time")->valuestring,
@@ -277,31 +305,31 @@ static void filters_take_half_open_time_range_and_lane_in_check_id_order(void **
 	exported_ids(f->db, &all, ids, sizeof(ids));
 	assert_string_equal(ids, "1,2,3,4,5");
 
-	filter = (struct export_filter){1500, 3000, NULL};
+	filter = (struct export_filter){1500, 3000, NULL, NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "2,4");
 
-	filter = (struct export_filter){2000, INT64_MAX, NULL};
+	filter = (struct export_filter){2000, INT64_MAX, NULL, NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "2,3,5");
 
-	filter = (struct export_filter){INT64_MIN, 2000, NULL};
+	filter = (struct export_filter){INT64_MIN, 2000, NULL, NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "1,4");
 
-	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L2"};
+	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L2", NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "2,5");
 
-	filter = (struct export_filter){1000, 3001, "L1"};
+	filter = (struct export_filter){1000, 3001, "L1", NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "1,3,4");
 
-	filter = (struct export_filter){5000, 6000, NULL};
+	filter = (struct export_filter){5000, 6000, NULL, NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "");
 
-	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L9"};
+	filter = (struct export_filter){INT64_MIN, INT64_MAX, "L9", NULL};
 	exported_ids(f->db, &filter, ids, sizeof(ids));
 	assert_string_equal(ids, "");
 }
@@ -355,7 +383,7 @@ static size_t export_heap_growth(sqlite3 *db, const struct export_filter *filter
 static void export_memory_stays_flat_as_the_journal_grows(void **state)
 {
 	struct fixture *f = *state;
-	struct export_filter filter = {1000, INT64_MAX / 2, NULL};
+	struct export_filter filter = {1000, INT64_MAX / 2, NULL, NULL};
 	size_t small, large;
 	uint64_t rows;
 	int i;

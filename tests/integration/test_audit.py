@@ -1,0 +1,315 @@
+"""The audit journal's hash chain, verification and exports, end to end.
+
+The chain is checked with `turnstilectl audit verify`, against a journal the real
+daemon wrote; attacks are made with the sqlite3 CLI the way someone with the file
+would make them (dropping the append-only triggers first). row_hash() below is an
+independent implementation of the canonical encoding in daemon/audit.h, so the
+tests also pin the format that a third party would implement.
+"""
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import TURNSTILECTL, wait_until
+
+GENESIS = "0" * 64
+COLS = ("id", "time", "lane", "check_id", "step", "value", "source", "code_kind",
+        "code_hash", "request_id", "detail")
+
+
+def row_hash(prev, row):
+    h = hashlib.sha256(b"tsj1\n" + prev.encode() + b"\n")
+    for col in COLS:
+        v = row[col]
+        if v is None:
+            h.update(b"N")
+        elif isinstance(v, int):
+            h.update(b"I%d;" % v)
+        else:
+            b = v.encode()
+            h.update(b"T%d:" % len(b) + b)
+    return h.hexdigest()
+
+
+def sql(db, script):
+    p = subprocess.run(["sqlite3", str(db)], input=script, capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def verify(*args):
+    p = subprocess.run([str(TURNSTILECTL), "audit", "verify", *args], capture_output=True,
+                       text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def verify_json(*args):
+    p = subprocess.run([str(TURNSTILECTL), "--json", "audit", "verify", *args],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, json.loads(p.stdout)
+
+
+def run_checks(d):
+    """A granted membership that passes, an expired one, a ticket the attendant rejects."""
+    d.ctl_ok("scan", "main", "GYM-1")
+    d.wait_state("open")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+    d.ctl_ok("scan", "main", "GYM-OLD")
+    d.wait_state("denied")
+    d.wait_state("idle")
+    d.ctl_ok("scan", "main", "TICKET-2")
+    lane = d.wait_state("await_attendant")
+    d.ctl_ok("reject", "main", lane["check"]["request_id"])
+    d.wait_state("idle")
+    time.sleep(0.2)  # non-grant rows are committed by the flush timer
+
+
+def rows_of(db):
+    con = sqlite3.connect(db)
+    con.row_factory = sqlite3.Row
+    rows = [dict(r) for r in con.execute("SELECT * FROM journal ORDER BY id")]
+    con.close()
+    return rows
+
+
+@pytest.fixture
+def journal(daemon):
+    run_checks(daemon)
+    return daemon
+
+
+def test_status_counts_entries_denials_and_verification_latency(journal):
+    c = journal.lane()["counters"]
+    for period in ("since_start", "today"):
+        p = c[period]
+        assert (p["entries"], p["exits"], p["denials"], p["not_passed"]) == (1, 0, 1, 0), c
+        assert p["verifications"] == 3, c
+        assert 0 <= p["verify_ms_avg"] <= p["verify_ms_max"] < 1000, c
+    # The membership opens; nobody passes within the 2 s pass window.
+    journal.ctl_ok("scan", "main", "GYM-1")
+    journal.wait_state("open")
+    journal.wait_state("idle", timeout=5)
+    c = journal.lane()["counters"]["since_start"]
+    assert (c["entries"], c["not_passed"], c["verifications"]) == (1, 1, 4), c
+
+
+def test_every_row_is_chained_and_matches_an_independent_hash(journal):
+    rows = rows_of(journal.db)
+    assert len(rows) >= 10, rows
+    prev = GENESIS
+    for r in rows:
+        assert r["prev_hash"] == prev, r
+        assert r["hash"] == row_hash(prev, r), r
+        prev = r["hash"]
+    # Verification works on a read-only connection while the daemon runs.
+    code, rep = verify_json("--db", str(journal.db))
+    assert code == 0, rep
+    assert rep["intact"] is True and rep["rows"] == len(rows) and rep["head"] == prev
+    # Without --db it asks the daemon where its journal is.
+    out = journal.ctl_ok("audit", "verify")
+    assert out.startswith(f"intact: {len(rows)} rows, last row {rows[-1]['id']}, head {prev}")
+
+
+def test_a_tampered_field_names_its_row(journal):
+    journal.stop()
+    victim = next(r for r in rows_of(journal.db) if r["step"] == "verdict"
+                  and r["value"] == "expired")
+    sql(journal.db, "DROP TRIGGER journal_no_update;"
+        f"UPDATE journal SET value = 'valid' WHERE id = {victim['id']};")
+    code, out, err = verify("--db", str(journal.db))
+    assert code == 1, (out, err)
+    assert f"broken at row {victim['id']}: row content does not match its hash" in err, err
+
+
+def test_a_row_rewritten_with_a_fresh_hash_breaks_the_next_link(journal):
+    journal.stop()
+    rows = rows_of(journal.db)
+    i = next(i for i, r in enumerate(rows) if r["step"] == "verdict" and r["value"] == "expired")
+    forged = dict(rows[i], value="valid")
+    new = row_hash(forged["prev_hash"], forged)
+    sql(journal.db, "DROP TRIGGER journal_no_update;"
+        f"UPDATE journal SET value = 'valid', hash = '{new}' WHERE id = {forged['id']};")
+    code, rep = verify_json("--db", str(journal.db))
+    assert code == 1
+    assert rep["bad_id"] == rows[i + 1]["id"], rep
+    assert "changed or removed" in rep["reason"], rep
+
+
+def test_a_deleted_row_is_detected(journal):
+    journal.stop()
+    rows = rows_of(journal.db)
+    victim = next(r for r in rows if r["step"] == "gate")
+    # The triggers refuse the ordinary ways in; an attacker drops them first.
+    for stmt in ("DELETE FROM journal WHERE id = 1", "UPDATE journal SET lane = 'x'"):
+        p = subprocess.run(["sqlite3", str(journal.db), stmt], capture_output=True, text=True)
+        assert p.returncode != 0 and "append-only" in p.stderr, (stmt, p.stderr)
+    sql(journal.db, f"DROP TRIGGER journal_no_delete; DELETE FROM journal WHERE id = {victim['id']};")
+    code, out, err = verify("--db", str(journal.db))
+    assert code == 1
+    assert f"broken at row {victim['id'] + 1}: prev_hash does not match row {victim['id'] - 1}" \
+        ": rows between are missing" in err, err
+
+
+def test_jsonl_export_verifies_standalone_and_a_tampered_line_is_caught(journal, tmp_path):
+    out = tmp_path / "export.jsonl"
+    journal.ctl_ok("export", "--format", "jsonl", "--db", str(journal.db), "-o", str(out))
+    lines = out.read_text().splitlines()
+    assert len(lines) == 3
+    assert sum(len(json.loads(l)["rows"]) for l in lines) >= 9
+    code, rep = verify_json("--file", str(out))
+    assert code == 0 and rep["records"] == 3, rep
+    code, rep = verify_json("--file", str(out), "--db", str(journal.db))
+    assert code == 0, rep
+
+    # 1. the record's summary field, rows untouched
+    rec = json.loads(lines[1])
+    assert rec["verdict"] == "expired"
+    bad = tmp_path / "bad1.jsonl"
+    bad.write_text("\n".join([lines[0], json.dumps(dict(rec, verdict="valid")), lines[2]]) + "\n")
+    code, rep = verify_json("--file", str(bad))
+    assert code == 1 and rep["bad_line"] == 2, rep
+    assert "differ from its rows" in rep["reason"], rep
+
+    # 2. a row's content
+    rec = json.loads(lines[2])
+    rec["rows"][1]["value"] = "valid-forged"
+    bad.write_text("\n".join([lines[0], lines[1], json.dumps(rec)]) + "\n")
+    code, out_, err = verify("--file", str(bad))
+    assert code == 1
+    assert f"line 3, row {rec['rows'][1]['id']}: row content does not match its hash" in err
+
+    # 3. a row given a fresh hash: the row after it in the file no longer links.
+    rec = json.loads(lines[1])
+    rows = rec["rows"]
+    v = next(i for i, r in enumerate(rows) if r["step"] == "verdict")
+    assert rows[v + 1]["id"] == rows[v]["id"] + 1, rows
+    rows[v]["value"] = "valid"
+    rows[v]["hash"] = row_hash(rows[v]["prev_hash"], rows[v])
+    rec["verdict"] = "valid"
+    bad.write_text(json.dumps(rec) + "\n")
+    code, rep = verify_json("--file", str(bad))
+    assert code == 1 and rep["bad_id"] == rows[v + 1]["id"], rep
+    assert "prev_hash does not match" in rep["reason"], rep
+
+    # 4. ... and every row after it rewritten too: consistent on its own (what a
+    # standalone file can prove: see README), but not what the journal holds.
+    for i in range(v + 1, len(rows)):
+        if rows[i]["id"] == rows[i - 1]["id"] + 1:
+            rows[i]["prev_hash"] = rows[i - 1]["hash"]
+        rows[i]["hash"] = row_hash(rows[i]["prev_hash"], rows[i])
+    bad.write_text(json.dumps(rec) + "\n")
+    code, rep = verify_json("--file", str(bad))
+    assert code == 0, rep
+    code, rep = verify_json("--file", str(bad), "--db", str(journal.db))
+    assert code == 1 and "not in the journal" in rep["reason"], rep
+
+
+def test_export_verdict_filter_and_summary(journal):
+    rows = journal.export()
+    assert [r["verdict"] for r in rows] == ["valid", "expired", "valid"], rows
+    out = journal.ctl_ok("export", "--format", "jsonl", "--db", str(journal.db),
+                         "--verdict", "expired")
+    got = [json.loads(l) for l in out.splitlines()]
+    assert [r["verdict"] for r in got] == ["expired"], got
+    out = journal.ctl_ok("export", "--format", "jsonl", "--db", str(journal.db), "--summary")
+    summary = [json.loads(l) for l in out.splitlines()]
+    assert len(summary) == 1, summary
+    s = summary[0]
+    assert (s["lane"], s["checks"], s["entries"], s["exits"], s["denied"], s["rejected"],
+            s["manual_opens"], s["not_passed"], s["denied_by_reason"]) == \
+        ("main", 3, 1, 0, 1, 1, 0, 0, "expired:1"), s
+    assert s["day"] == time.strftime("%Y-%m-%d"), s
+    out = journal.ctl_ok("export", "--format", "csv", "--db", str(journal.db), "--summary")
+    table = list(csv.reader(io.StringIO(out, newline="")))
+    assert table[0][:4] == ["day", "lane", "checks", "entries"] and table[1][2] == "3", table
+
+
+def append(con, prev, **row):
+    """Appends a chained row the way store.c does (the triggers insist on hashes)."""
+    full = {c: None for c in COLS}
+    full.update(row)
+    h = row_hash(prev, full)
+    con.execute("INSERT INTO journal (" + ",".join(COLS) + ", prev_hash, hash) VALUES ("
+                + ",".join("?" * (len(COLS) + 2)) + ")",
+                [full[c] for c in COLS] + [prev, h])
+    return h
+
+
+def test_csv_with_cyrillic_quotes_and_commas_round_trips(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    d.stop()  # migrated journal, the daemon's rows, then ours
+    con = sqlite3.connect(d.db)
+    last = con.execute("SELECT id, hash FROM journal ORDER BY id DESC LIMIT 1").fetchone()
+    lane = 'Вход "Север", 1'
+    reason = 'Паспорт "А", стр. 1\r\nвторая строка; ё'
+    rid, prev = last[0] + 1, last[1]
+    prev = append(con, prev, id=rid, time=1764000000000, lane=lane, step="scan", value="",
+                  source="ctl", code_kind="ticket", request_id="r,1")
+    prev = append(con, prev, id=rid + 1, time=1764000000001, lane=lane, check_id=rid,
+                  step="verdict", value="used", detail=json.dumps({"reason": reason}))
+    con.commit()
+    con.close()
+    code, rep = verify_json("--db", str(d.db))
+    assert code == 0, rep  # rows hashed by this file's row_hash() verify in C
+    out = subprocess.run([str(TURNSTILECTL), "export", "--format", "csv", "--db", str(d.db)],
+                         capture_output=True, check=True).stdout
+    table = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
+    header, rec = table[0], table[-1]
+    got = dict(zip(header, rec))
+    assert got["lane"] == lane and got["reason"] == reason and got["request_id"] == "r,1"
+    assert got["verdict"] == "used" and got["code_kind"] == "ticket"
+    assert got["row_hashes"] == f"{rid}:{row_hash_of(d.db, rid)} {rid + 1}:{prev}"
+
+
+def row_hash_of(db, rid):
+    con = sqlite3.connect(db)
+    h = con.execute("SELECT hash FROM journal WHERE id = ?", (rid,)).fetchone()[0]
+    con.close()
+    return h
+
+
+def test_retention_purges_old_rows_at_start_and_verification_stays_green(daemon_factory):
+    from conftest import SOURCE
+    d = daemon_factory(extra="")
+    con = sqlite3.connect(d.db)
+    con.execute("PRAGMA journal_mode=WAL")
+    for f in sorted((SOURCE / "schema").glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        con.executescript(f.read_text())
+    con.execute("PRAGMA user_version=%d" % len(list((SOURCE / "schema").glob("0*.sql"))))
+    now = int(time.time() * 1000)
+    prev, rid = GENESIS, 1
+    for age_days in (40, 35, 0.5):  # two checks older than 30 days, one recent
+        t = now - int(age_days * 86400000)
+        scan = rid
+        prev = append(con, prev, id=rid, time=t, lane="main", step="scan", value="",
+                      source="ctl", code_kind="ticket")
+        prev = append(con, prev, id=rid + 1, time=t + 1, lane="main", check_id=scan,
+                      step="verdict", value="used", detail='{"reason":"used"}')
+        rid += 2
+    con.commit()
+    con.close()
+
+    d.start("-D", "store.retention_days=30")
+    rows = rows_of(d.db)
+    assert rows[0]["id"] == 5, rows[:2]  # the two old checks (4 rows) are gone
+    cp = [r for r in rows if r["value"] == "retention_checkpoint"]
+    assert len(cp) == 1, rows
+    detail = json.loads(cp[0]["detail"])
+    assert detail["first_kept_id"] == 5 and detail["purged_rows"] == 4, detail
+    assert detail["prefix_hash"] == rows[0]["prev_hash"]
+    code, rep = verify_json("--db", str(d.db))
+    assert code == 0, rep
+    # The lane still works and the chain goes on after the checkpoint.
+    d.ctl_ok("scan", "main", "GYM-1")
+    time.sleep(0.3)
+    code, rep = verify_json("--db", str(d.db))
+    assert code == 0 and rep["rows"] > len(rows), rep

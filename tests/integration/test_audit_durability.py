@@ -1,0 +1,144 @@
+"""The journal under kill -9 and a full disk, end to end with the real daemon.
+
+kill -9: a client storms the lane with scans and passages and records every check
+it saw the lane open for (audit before act: the lane only opens once the grant is
+committed); the daemon is killed at random instants; after each kill every grant
+the client saw must be in the journal, the chain must verify, and the daemon must
+start again. Full disk: the journal lives on a small tmpfs mounted for the test;
+filled up, the lane must not open, and once space returns it opens again.
+"""
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import TURNSTILECTL, PASSES, Daemon, wait_until
+
+KILLS = int(os.environ.get("TS_KILL_INSTANTS", "50"))
+
+
+def verify_db(db):
+    p = subprocess.run([str(TURNSTILECTL), "audit", "verify", "--db", str(db)],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def storm(d, seen, stop):
+    """Scans and passes as fast as turnstilectl goes; records request ids seen open."""
+    codes = ["GYM-1", "NOPE-1", "GYM-OLD"]
+    i = 0
+    while not stop.is_set():
+        code, _, _ = d.ctl("scan", "main", codes[i % 3] + ("" if i % 3 == 0 else str(i)))
+        if code != 0:
+            return
+        i += 1
+        code, out, _ = d.ctl("--json", "status", "main")
+        if code != 0:
+            return
+        lane = json.loads(out)["lanes"][0]
+        if lane["state"] == "open" and lane.get("check"):
+            seen.add(lane["check"]["request_id"])
+            d.ctl("sim", "set", "main", "pass_a", "1")
+            d.ctl("sim", "set", "main", "pass_a", "0")
+
+
+def test_kill_9_at_random_instants_loses_no_committed_grant(tmp_path):
+    d = Daemon(tmp_path, duplicate_window="0ms")
+    d.start()
+    code, _, err = d.import_passes(PASSES)
+    assert code == 0, err
+    rng = random.Random(int(os.environ.get("TS_SEED", "6")))
+    seen = set()
+    try:
+        for n in range(KILLS):
+            if n:
+                d.start()  # restarts clean after every kill (start() asserts it answers)
+            stop = threading.Event()
+            t = threading.Thread(target=storm, args=(d, seen, stop))
+            t.start()
+            time.sleep(rng.uniform(0.02, 0.4))
+            d.proc.kill()
+            d.proc.wait()
+            stop.set()
+            t.join(timeout=30)
+            d.stop()
+            code, out = verify_db(d.db)
+            assert code == 0, f"after kill {n + 1}: {out}"
+    finally:
+        d.stop()
+    con = sqlite3.connect(d.db)
+    granted = {r[0] for r in con.execute(
+        "SELECT s.request_id FROM journal s JOIN journal g ON g.check_id = s.id"
+        " AND g.step = 'grant' WHERE s.step = 'scan'")}
+    con.close()
+    assert len(seen) >= KILLS // 5, f"the storm opened the lane only {len(seen)} times"
+    missing = seen - granted
+    assert not missing, f"grants the lane acted on but the journal lacks: {missing}"
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    mnt = tmp_path / "fs"
+    mnt.mkdir()
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs (the test needs root): {p.stderr}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def fill(path):
+    """Fills the file system holding path; returns the filler file."""
+    filler = path / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_full_disk_grants_nothing_and_recovers(tmp_path, small_fs):
+    d = Daemon(tmp_path, duplicate_window="0ms")
+    # The journal on the small file system, the rest where it was.
+    d.config.write_text(d.config.read_text().replace(f"path = {tmp_path}/journal.db",
+                                                     f"path = {small_fs}/journal.db"))
+    d.db = small_fs / "journal.db"
+    d.start()
+    assert d.import_passes()[0] == 0
+
+    def opens():
+        return d.sim()["edges"]["open_a"]
+
+    d.ctl_ok("scan", "main", "GYM-1")
+    wait_until(lambda: opens() == 1, what="the first grant")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+
+    filler = fill(small_fs)
+    for _ in range(5):
+        d.ctl_ok("scan", "main", "GYM-1")
+        time.sleep(0.3)
+        assert opens() == 1, "the lane opened while the journal could not record the grant"
+        d.wait_state("idle", timeout=5)
+    assert "journal" in d.log.read_text()
+
+    filler.unlink()
+    d.ctl_ok("scan", "main", "GYM-1")
+    wait_until(lambda: opens() == 2, timeout=5, what="a grant once space returned")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+    time.sleep(0.3)
+    d.stop()
+    code, out = verify_db(d.db)
+    assert code == 0, out

@@ -1,0 +1,320 @@
+"""The attendant's console as a person uses it: tmux runs `turnstilectl console`,
+send-keys presses keys, capture-pane reads the screen (80x24, UTF-8).
+
+Every test saves the screens it looked at under the pytest tmp dir and prints
+their paths (run pytest with -s to see them).
+"""
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import TURNSTILECTL, wait_until
+
+TMUX = shutil.which("tmux")
+UTF8 = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+
+
+class Console:
+    """One `turnstilectl console` in its own tmux server (socket in tmp)."""
+
+    def __init__(self, daemon, name, lang=None, lane="main", poll=None, env_lang=None,
+                 size=(80, 24)):
+        assert TMUX, "tmux is required (scripts/deps.sh installs it)"
+        self.daemon = daemon
+        self.name = name
+        self.tmux_socket = daemon.dir / f"tmux-{name}.sock"
+        self.shots = 0
+        args = [str(TURNSTILECTL), "-s", str(daemon.socket), "console"]
+        if lang:
+            args += ["--lang", lang]
+        if poll:
+            args += ["--poll", str(poll)]
+        if lane:
+            args.append(lane)
+        env = ["env", "TERM=xterm-256color", "LC_ALL=", "LC_MESSAGES=",
+               f"LANG={env_lang or 'C.UTF-8'}"]
+        self.tmux("new-session", "-d", "-s", name, "-x", str(size[0]), "-y", str(size[1]),
+                  *env, *args)
+        self.tmux("set-option", "-t", name, "remain-on-exit", "on")
+
+    def tmux(self, *args, check=True):
+        return subprocess.run([TMUX, "-u", "-S", str(self.tmux_socket), *args], env=UTF8,
+                              capture_output=True, text=True, check=check, timeout=10)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", self.name).stdout
+
+    def keys(self, *keys):
+        self.tmux("send-keys", "-t", self.name, *keys)
+
+    def wait_for(self, *texts, timeout=5.0):
+        try:
+            return wait_until(lambda: all(t in (s := self.screen()) for t in texts) and s,
+                              timeout, f"{texts} on the screen")
+        except AssertionError:
+            path = self.save("timeout")
+            raise AssertionError(f"{texts} not on the screen (saved {path}):\n{self.screen()}")
+
+    def save(self, label):
+        self.shots += 1
+        path = self.daemon.dir / f"screen-{self.name}-{self.shots:02d}-{label}.txt"
+        path.write_text(self.screen())
+        print(f"console screen saved: {path}")
+        return path
+
+    def dead(self):
+        out = self.tmux("display-message", "-p", "-t", self.name, "#{pane_dead}",
+                        check=False).stdout.strip()
+        return out == "1"
+
+    def close(self):
+        self.tmux("kill-server", check=False)
+
+
+@pytest.fixture
+def consoles():
+    started = []
+
+    def make(daemon, name, **kw):
+        c = Console(daemon, name, **kw)
+        started.append(c)
+        return c
+
+    yield make
+    for c in started:
+        c.close()
+
+
+@pytest.fixture
+def slow_daemon(daemon_factory):
+    """Attendant timeout long enough for a person, denied shown long enough to read."""
+    d = daemon_factory(attendant_timeout="60s").start("-D", "lane.main.denied_time=5s")
+    code, _, err = d.import_passes()
+    assert code == 0, err
+    return d
+
+
+def test_valid_ticket_shows_holder_fields_in_russian_and_english_and_c_confirms(
+        slow_daemon, consoles):
+    d = slow_daemon
+    ru = consoles(d, "ru", lang="ru")
+    en = consoles(d, "en", lang="en")
+    ru.wait_for("Пульт контролёра", "Посетителя нет", "Связь есть")
+    en.wait_for("Turnstile attendant", "No visitor waiting", "Connected")
+
+    d.ctl_ok("scan", "main", "TICKET-1")
+    lane = d.wait_state("await_attendant")
+    rid = lane["check"]["request_id"]
+    ru.wait_for("ДЕЙСТВИТЕЛЕН", "Сверьте с паспортом", rid)
+    screen = ru.wait_for("Владелец:", "Дата рождения:", "Паспорт:", "Пропуск:", "билет",
+                         "Действует до:", "Осталось секунд:", "ЖДЁТ РЕШЕНИЯ", "обычный")
+    assert lane["check"]["valid_until"] in screen, screen
+    ru.save("ru-valid-ticket")
+    screen = en.wait_for("VALID", "Compare with the passport", "Holder:", "Date of birth:",
+                         "Passport:", "Pass:", "ticket", "Valid until:", "Seconds left:",
+                         "WAITING FOR YOU", rid)
+    en.save("en-valid-ticket")
+    assert d.sim()["edges"]["open_a"] == 0, "nothing opens before the attendant decides"
+
+    ru.keys("c")
+    ru.wait_for("Подтверждено")
+    wait_until(lambda: d.sim()["edges"]["open_a"] == 1, what="the lane to open once")
+    ru.save("ru-confirmed")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+    rows = d.export()
+    assert rows[-1]["attendant"] == "confirmed" and rows[-1]["gate"] == "passed", rows
+
+
+def test_backspace_rejects_and_the_lane_records_it(slow_daemon, consoles):
+    d = slow_daemon
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("scan", "main", "TICKET-2")
+    rid = d.wait_state("await_attendant")["check"]["request_id"]
+    en.wait_for("VALID", rid)
+    en.keys("BSpace")
+    en.wait_for("Rejected")
+    en.save("en-rejected")
+    assert d.lane()["state"] in ("denied", "idle")
+    rows = d.export()
+    assert rows[-1]["attendant"] == "rejected" and rows[-1]["gate"] == "none", rows
+    assert d.sim()["edges"]["open_a"] == 0
+
+
+def test_unknown_code_is_shown_denied_in_both_languages(slow_daemon, consoles):
+    d = slow_daemon
+    ru = consoles(d, "ru", env_lang="ru_RU.UTF-8")  # language from the locale
+    en = consoles(d, "en", env_lang="en_US.UTF-8")
+    d.ctl_ok("scan", "main", "https://evil.example/covid-cert/verify/1234")
+    lane = d.wait_state("denied")
+    verdict = lane["check"]["verdict"]
+    assert verdict != "valid", lane
+    words = {"unknown": ("НЕИЗВЕСТНЫЙ КОД", "UNKNOWN CODE"), "forged": ("ПОДДЕЛКА", "FORGED"),
+             "not_found": ("НЕ НАЙДЕН", "NOT FOUND")}[verdict]
+    ru.wait_for(words[0], "Не пропускать", "отказ")
+    ru.save("ru-denied")
+    en.wait_for(words[1], "Do not let this visitor in", "denied")
+    en.save("en-denied")
+    # Nothing to decide: a confirm key press says so and opens nothing.
+    d.wait_state("denied")
+    en.keys("c")
+    en.wait_for("Nothing is waiting for a decision")
+    assert d.sim()["edges"]["open_a"] == 0
+
+
+def test_emergency_is_on_the_status_line_in_both_languages(slow_daemon, consoles):
+    d = slow_daemon
+    ru = consoles(d, "ru", lang="ru")
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("sim", "set", "main", "fire_alarm", "0")
+    d.wait_state("emergency")
+    ru.wait_for("ПОЖАРНАЯ ТРЕВОГА: оба направления открыты", "ТРЕВОГА")
+    ru.save("ru-emergency")
+    en.wait_for("EMERGENCY: fire alarm, both directions are open")
+    en.save("en-emergency")
+    d.ctl_ok("sim", "set", "main", "fire_alarm", "1")
+    ru.wait_for("Связь есть")
+
+
+def test_a_late_key_names_the_old_check_and_is_refused(slow_daemon, consoles):
+    """The console polls only every 8 s here, so it still shows check A when
+    the lane has moved on to check B; c sends A's id and the daemon refuses."""
+    d = slow_daemon
+    d.ctl_ok("scan", "main", "TICKET-1")
+    rid_a = d.wait_state("await_attendant")["check"]["request_id"]
+    ru = consoles(d, "ru", lang="ru", poll=8000)  # its first poll shows check A
+    ru.wait_for(rid_a)
+    d.ctl_ok("reject", "main", rid_a)
+    d.wait_state("idle", timeout=10)
+    d.ctl_ok("scan", "main", "TICKET-2")
+    rid_b = d.wait_state("await_attendant")["check"]["request_id"]
+    assert rid_b != rid_a
+    assert rid_a in ru.screen(), "the console must still show the old check"
+    ru.keys("c")
+    ru.wait_for("НЕ ПРИНЯТО: эта проверка уже неактуальна", rid_b)
+    ru.save("ru-stale-refused")
+    lane = d.lane()
+    assert lane["state"] == "await_attendant" and lane["check"]["request_id"] == rid_b, lane
+    assert d.sim()["edges"]["open_a"] == 0
+
+
+def test_console_reconnects_after_a_daemon_restart(slow_daemon, consoles):
+    d = slow_daemon
+    en = consoles(d, "en", lang="en")
+    en.wait_for("Connected", "waiting for a code")
+    d.stop()
+    en.wait_for("DAEMON NOT REACHABLE")
+    en.save("en-daemon-gone")
+    d.start("-D", "lane.main.denied_time=5s")
+    en.wait_for("Connection restored", "Connected", "waiting for a code")
+    en.save("en-reconnected")
+    d.ctl_ok("scan", "main", "TICKET-2")
+    en.wait_for("VALID")
+
+
+def test_manual_open_with_reason_mode_change_and_quit(slow_daemon, consoles):
+    d = slow_daemon
+    ru = consoles(d, "ru", lang="ru")
+    ru.wait_for("Посетителя нет")
+    ru.keys("o")
+    ru.wait_for("Куда открыть?")
+    ru.keys("a")
+    ru.wait_for("Причина")
+    ru.keys("Enter")  # an empty reason is refused
+    ru.wait_for("Нужно указать причину")
+    assert d.sim()["edges"]["open_a"] == 0
+    ru.keys("o", "a")
+    ru.keys("-l", "ребёнок с мамой")
+    ru.wait_for("ребёнок с мамой")
+    ru.keys("Enter")
+    ru.wait_for("Открыто вручную")
+    wait_until(lambda: d.sim()["edges"]["open_a"] == 1, what="the manual open")
+    d.wait_state("idle", timeout=10)
+    ru.keys("m")
+    ru.wait_for("Режим: 1 обычный")
+    ru.keys("5")
+    ru.wait_for("Режим изменён", "ПРОХОД ЗАКРЫТ")
+    assert d.lane()["mode"] == "locked"
+    ru.save("ru-locked")
+    ru.keys("q")
+    wait_until(ru.dead, what="the console to quit on q")
+
+
+def test_large_terminal(slow_daemon, consoles):
+    d = slow_daemon
+    big = consoles(d, "big", lang="en", size=(160, 50))
+    d.ctl_ok("scan", "main", "TICKET-1")
+    big.wait_for("VALID", "Seconds left:")
+    big.save("en-160x50")
+
+
+# ---- Gosuslugi certificates, against the fake portal (fake_portal.py) ----
+
+U_DOWN = "00000000-0000-4000-8000-000000000002"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    from fake_portal import make_pki
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture
+def portal_daemon(daemon_factory, pki):
+    from fake_portal import FakePortal
+    portal = FakePortal(pki).serve_samples().start()
+    cfg = (f"\n[gosuslugi]\nbase_url = {portal.base_url}\nca_file = {pki / 'ca.crt'}\n"
+           "connect_timeout = 1s\ntimeout = 2s\n")
+    d = daemon_factory(extra=cfg, attendant_timeout="60s").start(
+        "-D", "lane.main.denied_time=5s")
+    yield d, portal
+    d.stop()
+    portal.stop()
+
+
+def test_valid_certificate_shows_holder_in_russian_and_english(portal_daemon, consoles):
+    from fake_portal import UUID_VALID, qr_status
+    d, _ = portal_daemon
+    ru = consoles(d, "ru", lang="ru")
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("scan", "main", qr_status(UUID_VALID))
+    c = d.wait_state("await_attendant")["check"]
+    assert c["code_kind"] == "gosuslugi", c
+    ru.wait_for("ДЕЙСТВИТЕЛЕН", "И. П. С.", "01.02.1980", "45** ***678", "сертификат Госуслуг",
+                "31.12.2099", c["request_id"])
+    ru.save("ru-valid-certificate")
+    en.wait_for("VALID", "И. П. С.", "01.02.1980", "45** ***678", "Gosuslugi certificate",
+                "31.12.2099")
+    en.save("en-valid-certificate")
+    en.keys("Enter")
+    en.wait_for("Confirmed")
+    wait_until(lambda: d.sim()["edges"]["open_a"] == 1, what="open after Enter")
+
+
+def test_forged_link_and_unreachable_portal_in_russian_and_english(portal_daemon, consoles):
+    from fake_portal import UUID_VALID, answer_json, api_status, qr_status
+    d, portal = portal_daemon
+    ru = consoles(d, "ru", lang="ru")
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("scan", "main", "https://www.gosuslugi.ru.evil.example/covid-cert/status/"
+             + UUID_VALID)
+    assert d.wait_state("denied")["check"]["verdict"] == "forged"
+    ru.wait_for("ПОДДЕЛКА", "Не пропускать")
+    ru.save("ru-forged")
+    en.wait_for("FORGED", "Do not let this visitor in")
+    en.save("en-forged")
+    d.wait_state("idle", timeout=10)
+
+    portal.route(api_status(U_DOWN), answer_json({}, status=503))
+    d.ctl_ok("scan", "main", qr_status(U_DOWN))
+    wait_until(lambda: (d.lane()["check"] or {}).get("verdict") == "unavailable",
+               what="verdict unavailable")
+    ru.wait_for("ПРОВЕРКА НЕВОЗМОЖНА", "ГОСУСЛУГИ НЕДОСТУПНЫ")
+    ru.save("ru-portal-unreachable")
+    en.wait_for("CANNOT VERIFY", "PORTAL UNREACHABLE")
+    en.save("en-portal-unreachable")
+    assert d.sim()["edges"]["open_a"] == 0
