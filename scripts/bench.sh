@@ -14,3 +14,15 @@ echo "== journal =="
 dir=${2:-$top/build-bench/journal-bench}
 mkdir -p "$dir"
 "$top/build-bench/bench_store" "$dir"
+echo "== journal: export and verify of 1 M checks (synced per 1000 checks to fill it) =="
+"$top/build-bench/bench_store" "$dir" 1000000 1000
+echo "== QR decode (camera frames) =="
+if grep -q "ZBAR_FOUND:INTERNAL=1" "$top/build-bench/CMakeCache.txt"; then
+	cmake --build "$top/build-bench" -j"$(nproc)" --target bench_decode
+	frames=$top/build-bench/frames-bench
+	[ -f "$frames/manifest.tsv" ] ||
+		/usr/bin/python3 tests/bench/make_frames.py "$frames" --codes 100 --empty 30 --seed 7
+	"$top/build-bench/bench_decode" "$frames"
+else
+	echo "skipped: built without zbar"
+fi

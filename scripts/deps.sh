@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libsystemd-dev libinih-dev libsqlite3-dev sqlite3 libcjson-dev libssl-dev
-	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev libncurses-dev
-	libcmocka-dev python3-pytest python3-serial python3-pymodbus socat procps
+	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev qrencode libncurses-dev
+	libcmocka-dev python3-pytest python3-serial python3-serial-asyncio python3-pymodbus socat procps openssl tmux
+	gcc-avr avr-libc simavr libsimavr-dev mbpoll
 )
 
 missing=()
