@@ -9,6 +9,7 @@ packages=(
 	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev qrencode libncurses-dev
 	libcmocka-dev python3-pytest python3-serial python3-serial-asyncio python3-pymodbus socat procps openssl tmux
 	gcc-avr avr-libc simavr libsimavr-dev mbpoll
+	clang-14 libclang-rt-14-dev llvm-14
 )
 
 missing=()

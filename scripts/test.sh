@@ -21,4 +21,6 @@ run_suite "$top/build"
 echo "== build and test under ASan + UBSan =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	run_suite "$top/build-sanitize" -DTS_SANITIZE=ON
+echo "== fuzz targets, briefly =="
+scripts/fuzz.sh 10
 echo "all tests passed"
