@@ -29,8 +29,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
+#include "evdev_keys.h"
 #include "io.h"
 #include "io_map.h"
 
@@ -54,6 +56,7 @@ enum config_type {
 	CT_ENUM,       /* an enum, by its names[] */
 	CT_BAUD,       /* uint32_t, one of config_bauds[] */
 	CT_INDICATION, /* struct lane_indication: SIGNAL:PATTERN ... */
+	CT_KEY,        /* a key name (evdev_keys_parse_name) or none, as a string */
 };
 
 struct config_entry {
@@ -75,7 +78,7 @@ static_assert(sizeof(enum config_eol) == sizeof(int), "enum size");
 static_assert(sizeof(enum lane_control) == sizeof(int), "enum size");
 static_assert(sizeof(enum lane_dir) == sizeof(int), "enum size");
 static_assert(CONFIG_SCANNER_NONE == 0 && CONFIG_SCANNER_SERIAL == 1, "scanner names");
-static_assert(CONFIG_SCANNER_CAMERA == 2, "scanner names");
+static_assert(CONFIG_SCANNER_CAMERA == 2 && CONFIG_SCANNER_HID == 3, "scanner names");
 static_assert(CONFIG_EOL_CR == 0 && CONFIG_EOL_LF == 1 && CONFIG_EOL_ANY == 2, "eol names");
 static_assert(sizeof(enum config_parity) == sizeof(int), "enum size");
 static_assert(sizeof(enum config_dialect) == sizeof(int), "enum size");
@@ -84,7 +87,7 @@ static_assert(CONFIG_DIALECT_PLAIN == 0 && CONFIG_DIALECT_IOBOARD == 3, "dialect
 static_assert(LANE_CONTROL_PULSE == 0 && LANE_CONTROL_POTENTIAL == 1, "control names");
 static_assert(LANE_DIR_A == 0 && LANE_DIR_B == 1, "direction names");
 
-static const char *const scanner_names[] = {"none", "serial", "camera", NULL};
+static const char *const scanner_names[] = {"none", "serial", "camera", "hid", NULL};
 static const char *const eol_names[] = {"cr", "lf", "any", NULL};
 static const char *const control_names[] = {"pulse", "potential", NULL};
 static const char *const dir_names[] = {"a", "b", NULL};
@@ -166,16 +169,32 @@ static const struct config_entry config_table[] = {
 	  .doc = "tickets with a zone open only lanes of that zone" },
 	{ .section = "lane", .key = "scanner", .type = CT_ENUM, .names = scanner_names,
 	  .def = "none", L(scanner),
-	  .doc = "the code scanner: none (codes only from turnstilectl scan) or serial" },
+	  .doc = "the code scanner: none (codes only from turnstilectl scan), serial, camera, "
+		 "or hid (a USB keyboard-wedge scanner through evdev, grabbed exclusively)" },
 	{ .section = "lane", .key = "scanner_device", .type = CT_STRING, .min = 0, .def = "",
 	  L(scanner_device),
-	  .doc = "the serial scanner's device, e.g. /dev/serial/by-id/...; required with serial" },
+	  .doc = "the scanner's device; required with serial (/dev/serial/by-id/...) and hid "
+		 "(/dev/input/by-id/...-event-kbd)" },
 	{ .section = "lane", .key = "scanner_baud", .type = CT_BAUD, .def = "9600",
 	  L(scanner_baud), .doc = "serial speed, 1200..921600" },
 	{ .section = "lane", .key = "scanner_eol", .type = CT_ENUM, .names = eol_names,
 	  .def = "any", L(scanner_eol), .doc = "what ends a code: cr, lf, or any (CR, LF, CRLF)" },
 	{ .section = "lane", .key = "scanner_max_len", .type = CT_UINT, .min = 16, .max = 4096,
 	  .def = "512", L(scanner_max_len), .doc = "longer lines are rejected, never cut" },
+	{ .section = "lane", .key = "evdev_require_grab", .type = CT_BOOL, .def = "yes",
+	  L(evdev_require_grab),
+	  .doc = "hid scanner and keypad: use a device only with an exclusive grab; no also "
+		 "reads a FIFO of recorded input events (tests, replays), with a warning" },
+	{ .section = "lane", .key = "keypad_device", .type = CT_STRING, .min = 0, .def = "",
+	  L(keypad_device),
+	  .doc = "the attendant's USB keypad (/dev/input/by-id/...-event-kbd): Enter confirms" },
+	{ .section = "lane", .key = "keypad_reject", .type = CT_KEY, .min = 0, .def = "kpminus",
+	  L(keypad_reject), .doc = "keypad: the key that rejects (a key name such as kpminus, "
+		 "backspace, esc, f1..f12, kp0..kp9, a..z, or none)" },
+	{ .section = "lane", .key = "keypad_manual_open", .type = CT_KEY, .min = 0,
+	  .def = "kpasterisk", L(keypad_manual_open),
+	  .doc = "keypad: the key that opens once in scan_direction, journaled with the reason "
+		 "'keypad manual open key' (none: no such key)" },
 	{ .section = "lane", .key = "camera_device", .type = CT_STRING, .min = 0, .def = "",
 	  L(camera_device), .doc = "scanner = camera: the V4L2 device, e.g. /dev/video0" },
 	{ .section = "lane", .key = "camera_dir", .type = CT_STRING, .min = 0, .def = "",
@@ -242,6 +261,10 @@ static const struct config_entry config_table[] = {
 	{ .section = "lane", .key = "modbus_timeout", .type = CT_DURATION, .min = 20,
 	  .max = 2 * MS_S, .def = "200ms", L(modbus_timeout_ms),
 	  .doc = "io = modbus: a reply not complete within this is a failed transaction" },
+	{ .section = "lane", .key = "modbus_watchdog", .type = CT_DURATION, .min = 0,
+	  .max = 60 * MS_S, .def = "1s", L(modbus_watchdog_ms),
+	  .doc = "io = modbus, boards with a host watchdog (ioboard): the board drops every "
+		 "output when the daemon is silent this long; 0 = off" },
 	{ .section = "lane", .key = "gpio_chip", .type = CT_STRING, .min = 1, .def = "gpiochip0",
 	  L(gpio_chip), .doc = "io = gpio: the chip: name, path, label or number" },
 	{ .section = "lane", .key = "gpio_debounce", .type = CT_DURATION, .min = 0, .max = 500,
@@ -618,6 +641,16 @@ static int entry_parse(const struct config_entry *e, void *field, const char *va
 		return -EINVAL;
 	case CT_INDICATION:
 		return parse_indication(value, field, why, whylen);
+	case CT_KEY:
+		if (len >= e->size || (strcmp(value, "none") != 0 && evdev_keys_parse_name(value) < 0) ||
+		    strcasecmp(value, "enter") == 0 || strcasecmp(value, "kpenter") == 0) {
+			snprintf(why, whylen, "must be a key name other than Enter (kpminus, kpplus, "
+					      "kpasterisk, kpslash, kpdot, kp0..kp9, backspace, esc, "
+					      "delete, space, tab, f1..f12, a..z, 0..9) or none");
+			return -EINVAL;
+		}
+		memcpy(field, value, len + 1);
+		return 0;
 	}
 	snprintf(why, whylen, "unknown type");
 	return -EINVAL;
@@ -631,6 +664,7 @@ static void entry_format(const struct config_entry *e, const void *field, char *
 	case CT_STRING:
 	case CT_WORD:
 	case CT_HTTPS_URL:
+	case CT_KEY:
 		snprintf(buf, len, "%s", (const char *)field);
 		return;
 	case CT_UINT:
@@ -997,6 +1031,14 @@ static int check_io_map(struct config_parse *p, size_t i)
 		     p->path, l->line, l->name);
 		return -EINVAL;
 	}
+	/* The worker's longest silence while the link is up: a poll, then a failed one. */
+	if (modbus && l->modbus_dialect == CONFIG_DIALECT_IOBOARD && l->modbus_watchdog_ms &&
+	    l->modbus_watchdog_ms < 2 * (l->modbus_poll_ms + l->modbus_timeout_ms)) {
+		fail(p, "%s:%d: [lane.%s]: modbus_watchdog must be 0 or at least 2 x (modbus_poll "
+		     "+ modbus_timeout) = %u ms", p->path, l->line, l->name,
+		     (unsigned)(2 * (l->modbus_poll_ms + l->modbus_timeout_ms)));
+		return -EINVAL;
+	}
 	/* One worker owns a bus; sharing an RS-485 line between lanes is not done yet. */
 	for (size_t j = 0; modbus && j < i; j++) {
 		if (strcmp(p->cfg->lanes[j].io, "modbus") == 0 &&
@@ -1023,9 +1065,17 @@ static int check_lanes(struct config_parse *p)
 			     config_table[k].key);
 			return -EINVAL;
 		}
-		if (l->scanner == CONFIG_SCANNER_SERIAL && !l->scanner_device[0]) {
-			fail(p, "%s:%d: [lane.%s]: missing key 'scanner_device' (scanner = serial)",
-			     p->path, l->line, l->name);
+		if ((l->scanner == CONFIG_SCANNER_SERIAL || l->scanner == CONFIG_SCANNER_HID) &&
+		    !l->scanner_device[0]) {
+			fail(p, "%s:%d: [lane.%s]: missing key 'scanner_device' (scanner = %s)",
+			     p->path, l->line, l->name, scanner_names[l->scanner]);
+			return -EINVAL;
+		}
+		if (strcmp(l->keypad_reject, "none") != 0 &&
+		    evdev_keys_parse_name(l->keypad_reject) ==
+			    evdev_keys_parse_name(l->keypad_manual_open)) {
+			fail(p, "%s:%d: [lane.%s]: keypad_reject and keypad_manual_open are the same "
+			     "key '%s'", p->path, l->line, l->name, l->keypad_reject);
 			return -EINVAL;
 		}
 		if (l->scanner == CONFIG_SCANNER_CAMERA &&

@@ -23,7 +23,12 @@
 #define CONFIG_LANES_MAX 16
 #define CONFIG_NAME_MAX 32
 
-enum config_scanner { CONFIG_SCANNER_NONE, CONFIG_SCANNER_SERIAL, CONFIG_SCANNER_CAMERA };
+enum config_scanner {
+	CONFIG_SCANNER_NONE,
+	CONFIG_SCANNER_SERIAL,
+	CONFIG_SCANNER_CAMERA,
+	CONFIG_SCANNER_HID,
+};
 enum config_eol { CONFIG_EOL_CR, CONFIG_EOL_LF, CONFIG_EOL_ANY }; /* ANY: CR, LF or CRLF */
 enum config_parity { CONFIG_PARITY_NONE, CONFIG_PARITY_EVEN, CONFIG_PARITY_ODD };
 /* Modbus board dialects (io_modbus.c, hw/profiles/modbus-*.md) */
@@ -50,6 +55,11 @@ struct config_lane {
 	char camera_dir[PATH_MAX];    /* a directory of PGM frames played at camera_fps */
 	uint32_t camera_fps;          /* 1..60 */
 	bool camera_loop;             /* camera_dir: start over after the last frame */
+	/* evdev devices: the hid scanner (scanner_device) and the keypad (keypad.h) */
+	bool evdev_require_grab;      /* no: a FIFO of input events may stand in (tests) */
+	char keypad_device[PATH_MAX]; /* the attendant's USB keypad; empty: none */
+	char keypad_reject[16];       /* key names (evdev_keys_parse_name) or "none" */
+	char keypad_manual_open[16];
 	struct lane_config lane;  /* control, pulse, windows, indication */
 	/* io = modbus: the bus and the board (io_modbus.c) */
 	char modbus[PATH_MAX];    /* rtu:DEVICE or tcp:HOST:PORT */
@@ -60,6 +70,7 @@ struct config_lane {
 	enum config_dialect modbus_dialect;
 	uint32_t modbus_poll_ms;
 	uint32_t modbus_timeout_ms;
+	uint32_t modbus_watchdog_ms; /* 0: off */
 	bool modbus_rs485;
 	/* io = gpio (io_gpio.c) */
 	char gpio_chip[64];       /* gpiochip0, /dev/gpiochip0, a label or a number */

@@ -589,6 +589,9 @@ static enum lane_result lane_on_decision(struct lane *lane, const struct lane_ev
 					 lane_ms_t now, struct lane_actions *out)
 {
 	uint64_t id = ev->decision.request_id;
+	/* A key's own time, never later than now (a clock from elsewhere). */
+	lane_ms_t at = ev->decision.pressed && ev->decision.pressed < now ? ev->decision.pressed
+									 : now;
 
 	if (lane->state == LANE_EMERGENCY)
 		return lane_refuse(lane, ev, out);
@@ -598,7 +601,8 @@ static enum lane_result lane_on_decision(struct lane *lane, const struct lane_ev
 	 * appeared was meant for the previous one. */
 	if (id != 0 && id != lane->check.request_id)
 		return LANE_STALE;
-	if (id == 0 && now - lane->check.presented < lane->cfg.attendant_min_ms)
+	if (id == 0 && (at < lane->check.presented ||
+			at - lane->check.presented < lane->cfg.attendant_min_ms))
 		return LANE_STALE;
 	if (ev->type == LANE_EV_CONFIRM) {
 		lane_decision(lane, LANE_DECISION_CONFIRMED, out);

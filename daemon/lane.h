@@ -164,6 +164,10 @@ struct lane_event {
 		} result;
 		struct {
 			uint64_t request_id;
+			/* request_id 0 only: when the key went down (0: now). The key
+			 * binds to the check pending then, if it had been shown for
+			 * attendant_min; a key pressed earlier was meant for another. */
+			lane_ms_t pressed;
 		} decision;
 		struct {
 			enum lane_dir dir;

@@ -24,6 +24,7 @@
 
 #include "scanline.h"
 #include "scanner_camera.h"
+#include "scanner_hid.h"
 #include "scanner.h"
 
 #define SCANNER_BACKOFF_MIN_MS 250
@@ -262,6 +263,7 @@ error:
 
 static const struct scanner_source scanner_sources[] = {
     {.name = "serial", .open = serial_open, .close = serial_close},
+    {.name = "hid", .open = scanner_hid_open, .close = scanner_hid_close},
 #ifdef TS_HAVE_CAMERA
     {.name = "camera", .open = scanner_camera_open, .close = scanner_camera_close},
 #endif
@@ -291,6 +293,9 @@ int scanner_open(struct scanner **out, sd_event *ev, const struct config_lane *l
 		break;
 	case CONFIG_SCANNER_CAMERA:
 		source = scanner_source_find("camera");
+		break;
+	case CONFIG_SCANNER_HID:
+		source = scanner_source_find("hid");
 		break;
 	default:
 		source = NULL;

@@ -1,7 +1,7 @@
 /* scanner.h: the code scanner of a lane, one source behind a const ops table.
  *
  * The source is chosen by the lane's `scanner` key and looked up by name
- * ("serial"; "hid" and "camera" later). Codes, rejected lines and the device's
+ * ("serial", "hid", "camera"). Codes, rejected lines and the device's
  * comings and goings reach the caller through callbacks on the sd-event loop;
  * the scanner itself never logs. A device that is missing or unplugged is not
  * an error: the source reports it and keeps trying to reopen it.

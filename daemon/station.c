@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "counters.h"
+#include "keypad.h"
 #include "log.h"
 #include "scanner.h"
 
@@ -31,6 +32,7 @@ struct station {
 	struct lane lane;
 	struct io *io;
 	struct scanner *scanner;
+	struct keypad *keypad;
 	sd_event_source *timer;
 
 	/* The check in flight, as the journal and the verifiers know it. */
@@ -686,11 +688,45 @@ static void station_on_scanner_status(bool connected, int err, const char *devic
 {
 	struct station *st = userdata;
 
-	if (connected)
+	if (connected && err < 0)
+		log_warne(err, "lane %s: scanner %s read without an exclusive grab",
+			  station_name(st), device);
+	else if (connected)
 		log_info("lane %s: scanner %s connected", station_name(st), device);
 	else
 		log_warne(err, "lane %s: scanner %s unavailable, retrying", station_name(st),
 			  device);
+}
+
+/* A keypad key: the lane binds a decision to the check shown when the key went
+ * down (lane.h, decision.pressed), so a key queued behind a newer check is stale. */
+static void station_on_keypad(enum keypad_action action, uint64_t pressed_ms, void *userdata)
+{
+	struct station *st = userdata;
+	struct lane_event ev = {.type = action == KEYPAD_CONFIRM ? LANE_EV_CONFIRM : LANE_EV_REJECT,
+				.decision = {.request_id = 0, .pressed = pressed_ms}};
+	int r;
+
+	if (action == KEYPAD_MANUAL_OPEN)
+		r = station_manual_open(st, st->cfg->lane.scan_dir, "keypad manual open key");
+	else
+		r = station_feed(st, &ev);
+	if (r != LANE_OK)
+		log_info("lane %s: keypad %s key %s", station_name(st), keypad_action_name(action),
+			 station_result_name(r));
+}
+
+static void station_on_keypad_status(bool connected, int err, const char *device, void *userdata)
+{
+	struct station *st = userdata;
+
+	if (connected && err < 0)
+		log_warne(err, "lane %s: keypad %s read without an exclusive grab",
+			  station_name(st), device);
+	else if (connected)
+		log_info("lane %s: keypad %s connected", station_name(st), device);
+	else
+		log_warne(err, "lane %s: keypad %s unavailable, retrying", station_name(st), device);
 }
 
 static int station_on_timer(sd_event_source *s, uint64_t usec, void *userdata)
@@ -713,6 +749,10 @@ int station_open(struct station **out, const struct station_env *env,
 		.code = station_on_code,
 		.rejected = station_on_rejected,
 		.status = station_on_scanner_status,
+	};
+	static const struct keypad_callbacks keypad_cb = {
+		.action = station_on_keypad,
+		.status = station_on_keypad_status,
 	};
 	struct lane_actions acts;
 	struct station *st;
@@ -754,6 +794,10 @@ int station_open(struct station **out, const struct station_env *env,
 	r = scanner_open(&st->scanner, env->ev, lane, &scan_cb, st);
 	if (r < 0)
 		goto error;
+	*why = "keypad";
+	r = keypad_open(&st->keypad, env->ev, lane, &keypad_cb, st);
+	if (r < 0)
+		goto error;
 	*out = st;
 	return 0;
 error:
@@ -765,6 +809,7 @@ void station_close(struct station *st)
 {
 	if (!st)
 		return;
+	keypad_close(st->keypad);
 	scanner_close(st->scanner);
 	gosu_client_cancel(st->gosu);
 	if (st->io) {

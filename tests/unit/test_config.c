@@ -98,6 +98,10 @@ static void test_defaults(void **state)
 	assert_string_equal(l->zone, "");
 	assert_int_equal(l->scanner, CONFIG_SCANNER_NONE);
 	assert_int_equal(l->scanner_baud, 9600);
+	assert_true(l->evdev_require_grab);
+	assert_string_equal(l->keypad_device, "");
+	assert_string_equal(l->keypad_reject, "kpminus");
+	assert_string_equal(l->keypad_manual_open, "kpasterisk");
 	assert_int_equal(l->scanner_eol, CONFIG_EOL_ANY);
 	assert_int_equal(l->scanner_max_len, 512);
 	assert_memory_equal(&l->lane, &def, sizeof(def));
@@ -203,7 +207,27 @@ static void test_errors(void **state)
 	assert_err(":1: [lane.main]: missing key 'scanner_device' (scanner = serial)");
 
 	assert_int_equal(load("[lane.main]\nio = sim\nscanner = usb\n"), -EINVAL);
-	assert_err(":3: bad value for scanner: 'usb' (must be none, serial or camera)");
+	assert_err(":3: bad value for scanner: 'usb' (must be none, serial, camera or hid)");
+
+	/* hid scanner and keypad (evdev): a device, key names, two different keys */
+	assert_int_equal(load("[lane.main]\nio = sim\nscanner = hid\n"), -EINVAL);
+	assert_err(":1: [lane.main]: missing key 'scanner_device' (scanner = hid)");
+	assert_int_equal(load("[lane.main]\nio = sim\nkeypad_reject = kpenter\n"), -EINVAL);
+	assert_true(strstr(err, ":3: bad value for keypad_reject: 'kpenter' (must be a key name "
+				"other than Enter"));
+	assert_int_equal(load("[lane.main]\nio = sim\nkeypad_manual_open = shift\n"), -EINVAL);
+	assert_true(strstr(err, ":3: bad value for keypad_manual_open: 'shift'"));
+	assert_int_equal(load("[lane.main]\nio = sim\nkeypad_reject = kpasterisk\n"), -EINVAL);
+	assert_err(":1: [lane.main]: keypad_reject and keypad_manual_open are the same key "
+		   "'kpasterisk'");
+	assert_int_equal(load("[lane.main]\nio = sim\nscanner = hid\nscanner_device = /dev/x\n"
+			      "keypad_device = /dev/y\nkeypad_reject = F2\n"
+			      "keypad_manual_open = none\nevdev_require_grab = no\n"),
+			 0);
+	assert_int_equal(cfg.lanes[0].scanner, CONFIG_SCANNER_HID);
+	assert_string_equal(cfg.lanes[0].keypad_reject, "F2");
+	assert_string_equal(cfg.lanes[0].keypad_manual_open, "none");
+	assert_false(cfg.lanes[0].evdev_require_grab);
 
 	assert_int_equal(load("[lane.main]\nio = sim\nscanner_eol = crlf\n"), -EINVAL);
 	assert_err(":3: bad value for scanner_eol: 'crlf' (must be cr, lf or any)");

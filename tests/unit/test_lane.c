@@ -882,6 +882,43 @@ TEST(test_key_without_id_too_soon_is_ignored)
 	assert_state(LANE_OPEN);
 }
 
+/* should: bind a keypad key to the check pending when it went down: a key
+ * pressed before the check appeared (queued while the daemon was busy), or
+ * within attendant_min of it, is stale however late it is delivered; one
+ * pressed after that decides, even when delivered later still. */
+TEST(test_key_time_binds_it_to_the_check_shown_then)
+{
+	struct lane_event ev = ev_reject(0);
+	lane_ms_t shown;
+
+	start();
+	to_await(1);
+	shown = now;
+	ev.decision.pressed = shown - 1;
+	assert_int_equal(at(shown + cfg.attendant_min_ms + 50, ev), LANE_STALE);
+	ev.decision.pressed = shown + cfg.attendant_min_ms - 1;
+	assert_int_equal(step(ev), LANE_STALE);
+	assert_state(LANE_AWAIT_ATTENDANT);
+	NONE(ACT(LANE_ACT_DECISION));
+	ev.decision.pressed = shown + cfg.attendant_min_ms;
+	assert_int_equal(step(ev), LANE_OK);
+	MUST(DECISION(LANE_DECISION_REJECTED));
+	assert_state(LANE_DENIED);
+}
+
+/* should: take a key time from the future (another clock) as now, not as a
+ * licence to skip attendant_min. */
+TEST(test_key_time_in_the_future_counts_as_now)
+{
+	struct lane_event ev = ev_confirm(0);
+
+	start();
+	to_await(1);
+	ev.decision.pressed = now + 100000;
+	assert_int_equal(at(now + cfg.attendant_min_ms - 1, ev), LANE_STALE);
+	NONE(ACT(LANE_ACT_GRANT));
+}
+
 TEST(test_key_with_id_is_accepted_at_once)
 {
 	uint64_t id;
@@ -1382,6 +1419,8 @@ int main(void)
 	    cmocka_unit_test(test_decision_with_other_request_id_is_stale),
 	    cmocka_unit_test(test_key_without_id_too_soon_is_ignored),
 	    cmocka_unit_test(test_key_with_id_is_accepted_at_once),
+	    cmocka_unit_test(test_key_time_binds_it_to_the_check_shown_then),
+	    cmocka_unit_test(test_key_time_in_the_future_counts_as_now),
 	    cmocka_unit_test(test_late_key_after_timeout_does_not_confirm_next_visitor),
 	    cmocka_unit_test(test_decision_outside_await_is_stale),
 	    cmocka_unit_test(test_manual_open_from_idle_grants_manual_and_reports_gate),
