@@ -21,56 +21,60 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
-static int audit_put_int(EVP_MD_CTX *ctx, int64_t v)
+static void audit_put_int(struct sha256_ctx *ctx, int64_t v)
 {
 	char buf[32];
 	int n = snprintf(buf, sizeof(buf), "I%" PRId64 ";", v);
 
-	return EVP_DigestUpdate(ctx, buf, (size_t)n);
+	sha256_update(ctx, (size_t)n, (const uint8_t *)buf);
 }
 
-static int audit_put_text(EVP_MD_CTX *ctx, const char *s)
+static void audit_put_text(struct sha256_ctx *ctx, const char *s)
 {
 	char buf[32];
 	size_t len;
 	int n;
 
-	if (!s)
-		return EVP_DigestUpdate(ctx, "N", 1);
+	if (!s) {
+		sha256_update(ctx, 1, (const uint8_t *)"N");
+		return;
+	}
 	len = strlen(s);
 	n = snprintf(buf, sizeof(buf), "T%zu:", len);
-	return EVP_DigestUpdate(ctx, buf, (size_t)n) && EVP_DigestUpdate(ctx, s, len);
+	sha256_update(ctx, (size_t)n, (const uint8_t *)buf);
+	sha256_update(ctx, len, (const uint8_t *)s);
 }
 
 int audit_row_hash(const struct audit_row *row, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	EVP_MD_CTX *ctx;
-	int ok;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
 
 	if (!row || !out || !row->prev_hash || strlen(row->prev_hash) != AUDIT_HASH_HEX_LEN)
 		return -EINVAL;
-	ctx = EVP_MD_CTX_new();
-	if (!ctx)
-		return -ENOMEM;
-	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, "tsj1\n", 5) &&
-	     EVP_DigestUpdate(ctx, row->prev_hash, AUDIT_HASH_HEX_LEN) &&
-	     EVP_DigestUpdate(ctx, "\n", 1) && audit_put_int(ctx, row->id) &&
-	     audit_put_int(ctx, row->time) &&
-	     audit_put_text(ctx, row->lane) &&
-	     (row->check_id > 0 ? audit_put_int(ctx, row->check_id) : audit_put_text(ctx, NULL)) &&
-	     audit_put_text(ctx, row->step) && audit_put_text(ctx, row->value) &&
-	     audit_put_text(ctx, row->source) && audit_put_text(ctx, row->code_kind) &&
-	     audit_put_text(ctx, row->code_hash) && audit_put_text(ctx, row->request_id) &&
-	     audit_put_text(ctx, row->detail) && EVP_DigestFinal_ex(ctx, md, &md_len);
-	EVP_MD_CTX_free(ctx);
-	if (!ok || md_len * 2 != AUDIT_HASH_HEX_LEN)
-		return -EIO;
-	for (unsigned int i = 0; i < md_len; i++) {
+	sha256_init(&ctx);
+	sha256_update(&ctx, 5, (const uint8_t *)"tsj1\n");
+	sha256_update(&ctx, AUDIT_HASH_HEX_LEN, (const uint8_t *)row->prev_hash);
+	sha256_update(&ctx, 1, (const uint8_t *)"\n");
+	audit_put_int(&ctx, row->id);
+	audit_put_int(&ctx, row->time);
+	audit_put_text(&ctx, row->lane);
+	if (row->check_id > 0)
+		audit_put_int(&ctx, row->check_id);
+	else
+		audit_put_text(&ctx, NULL);
+	audit_put_text(&ctx, row->step);
+	audit_put_text(&ctx, row->value);
+	audit_put_text(&ctx, row->source);
+	audit_put_text(&ctx, row->code_kind);
+	audit_put_text(&ctx, row->code_hash);
+	audit_put_text(&ctx, row->request_id);
+	audit_put_text(&ctx, row->detail);
+	sha256_digest(&ctx, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];
 	}

@@ -34,9 +34,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <nettle/hmac.h>
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_KEY_NAME "code_hash_key"
@@ -292,7 +290,7 @@ static int store_load_key(struct store *store)
 	}
 	sqlite3_finalize(sel);
 	sqlite3_finalize(ins);
-	OPENSSL_cleanse(fresh, sizeof(fresh));
+	explicit_bzero(fresh, sizeof(fresh));
 	return store_exec(store, "COMMIT");
 
 sqlite_error:
@@ -300,7 +298,7 @@ sqlite_error:
 error:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(ins);
-	OPENSSL_cleanse(fresh, sizeof(fresh));
+	explicit_bzero(fresh, sizeof(fresh));
 	if (!sqlite3_get_autocommit(store->db))
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
@@ -405,7 +403,7 @@ static void store_teardown(struct store *store)
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(store->stmt[i]);
 	sqlite3_close(store->db);
-	OPENSSL_cleanse(store->key, sizeof(store->key));
+	explicit_bzero(store->key, sizeof(store->key));
 	free(store);
 }
 
@@ -491,22 +489,22 @@ const char *store_errmsg(struct store *store)
 int store_code_hash(const struct store *store, const char *code, size_t len, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
+	struct hmac_sha256_ctx ctx;
+	uint8_t md[SHA256_DIGEST_SIZE];
 
 	if (!store || (!code && len) || !out)
 		return -EINVAL;
-	/* HMAC() wants a non-NULL data pointer even for an empty code. */
-	if (!HMAC(EVP_sha256(), store->key, sizeof(store->key),
-		  (const unsigned char *)(code ? code : ""), len, md, &md_len) ||
-	    md_len * 2 != STORE_HASH_HEX_LEN)
-		return -EIO;
-	for (unsigned int i = 0; i < md_len; i++) {
+	hmac_sha256_set_key(&ctx, sizeof(store->key), store->key);
+	hmac_sha256_update(&ctx, len, (const uint8_t *)(code ? code : ""));
+	hmac_sha256_digest(&ctx, sizeof(md), md);
+	for (size_t i = 0; i < sizeof(md); i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];
 	}
 	out[STORE_HASH_HEX_LEN] = '\0';
-	OPENSSL_cleanse(md, sizeof(md));
+	/* The context holds the key's inner and outer states. */
+	explicit_bzero(&ctx, sizeof(ctx));
+	explicit_bzero(md, sizeof(md));
 	return 0;
 }
 
