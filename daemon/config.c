@@ -80,6 +80,7 @@ static_assert(sizeof(enum lane_dir) == sizeof(int), "enum size");
 static_assert(CONFIG_SCANNER_NONE == 0 && CONFIG_SCANNER_SERIAL == 1, "scanner names");
 static_assert(CONFIG_SCANNER_CAMERA == 2 && CONFIG_SCANNER_HID == 3, "scanner names");
 static_assert(CONFIG_EOL_CR == 0 && CONFIG_EOL_LF == 1 && CONFIG_EOL_ANY == 2, "eol names");
+static_assert(CONFIG_DECODER_ZBAR == 0 && CONFIG_DECODER_ZXING == 1, "decoder names");
 static_assert(sizeof(enum config_parity) == sizeof(int), "enum size");
 static_assert(sizeof(enum config_dialect) == sizeof(int), "enum size");
 static_assert(CONFIG_IO_SIGNALS == IO_SIGNAL_COUNT, "io.SIGNAL keys");
@@ -89,6 +90,7 @@ static_assert(LANE_DIR_A == 0 && LANE_DIR_B == 1, "direction names");
 
 static const char *const scanner_names[] = {"none", "serial", "camera", "hid", NULL};
 static const char *const eol_names[] = {"cr", "lf", "any", NULL};
+static const char *const decoder_names[] = {"zbar", "zxing", NULL};
 static const char *const control_names[] = {"pulse", "potential", NULL};
 static const char *const dir_names[] = {"a", "b", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
@@ -203,6 +205,15 @@ static const struct config_entry config_table[] = {
 	  L(camera_fps), .doc = "frames per second read from camera_dir (and asked of the device)" },
 	{ .section = "lane", .key = "camera_loop", .type = CT_BOOL, .def = "yes", L(camera_loop),
 	  .doc = "camera_dir: start over after the last frame" },
+	{ .section = "lane", .key = "camera_decoder", .type = CT_ENUM, .names = decoder_names,
+#ifdef TS_HAVE_ZXING
+	  .def = "zxing",
+#else
+	  .def = "zbar",
+#endif
+	  L(camera_decoder),
+	  .doc = "the QR decoder: zxing (zxing-cpp; the default when built with it: faster "
+		 "and reads more, see the decode bench) or zbar" },
 	{ .section = "lane", .key = "control", .type = CT_ENUM, .names = control_names,
 	  L(lane.control),
 	  .doc = "pulse: the open relay closes for `pulse`; potential: it holds until the pass" },
@@ -1084,6 +1095,13 @@ static int check_lanes(struct config_parse *p)
 			     "'camera_device' and 'camera_dir'", p->path, l->line, l->name);
 			return -EINVAL;
 		}
+#ifndef TS_HAVE_ZXING
+		if (l->scanner == CONFIG_SCANNER_CAMERA && l->camera_decoder == CONFIG_DECODER_ZXING) {
+			fail(p, "%s:%d: [lane.%s]: camera_decoder = zxing: built without zxing-cpp",
+			     p->path, l->line, l->name);
+			return -EINVAL;
+		}
+#endif
 		if (check_io_map(p, i) < 0)
 			return -EINVAL;
 		if (lane_config_validate(&l->lane, &why) < 0) {

@@ -23,6 +23,7 @@
 #define CONFIG_LANES_MAX 16
 #define CONFIG_NAME_MAX 32
 
+enum config_decoder { CONFIG_DECODER_ZBAR, CONFIG_DECODER_ZXING };
 enum config_scanner {
 	CONFIG_SCANNER_NONE,
 	CONFIG_SCANNER_SERIAL,
@@ -55,6 +56,7 @@ struct config_lane {
 	char camera_dir[PATH_MAX];    /* a directory of PGM frames played at camera_fps */
 	uint32_t camera_fps;          /* 1..60 */
 	bool camera_loop;             /* camera_dir: start over after the last frame */
+	enum config_decoder camera_decoder; /* the QR engine: zbar, or zxing if built */
 	/* evdev devices: the hid scanner (scanner_device) and the keypad (keypad.h) */
 	bool evdev_require_grab;      /* no: a FIFO of input events may stand in (tests) */
 	char keypad_device[PATH_MAX]; /* the attendant's USB keypad; empty: none */

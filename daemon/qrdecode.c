@@ -1,17 +1,14 @@
-/* qrdecode.c: the zbar decoder, its tuned cascade, and the worker thread.
+/* qrdecode.c: the decoder cascade over an engine, and the worker thread.
  *
- * Tuned mode enables only ZBAR_QRCODE: the 1-D decoders cost time on every
- * scan line and read phantom barcodes out of stripes and textures. Each frame
- * then goes through qrdecode_cascade[] until one step reads a code: the frame
- * downscaled 3x3 (a ninth of the pixels: large codes, and averaging beats
- * sensor noise), then 2x2, then at full size through a 2x2 box filter for
- * small codes; a downscale that would leave fewer than QRDECODE_MIN_ROWS rows
- * is skipped (a 640x480 frame starts at 2x2). On make_frames.py's set, full
- * size without the filter read far less than the averaged steps (64 % against
- * 97 % at 720p: zbar's edge detector trips over noise). Every step stretches
- * the contrast from the 1st to the 99th percentile of the histogram, because
- * zbar wants strong edges and low-contrast, washed-out frames otherwise fail.
- * Position tracking is off.
+ * Tuned mode sends each frame through the engine's cascade (qrdecode_engine.h)
+ * until one step reads a code. Each step prepares a copy of the frame:
+ * downscaled by box averaging (fewer pixels to scan for large codes, and
+ * averaging beats sensor noise) or, at full size, optionally through a 2x2 box
+ * filter; a downscale that would leave fewer than QRDECODE_MIN_ROWS rows is
+ * skipped. Every step stretches the contrast from the 1st to the 99th
+ * percentile of the histogram, because both libraries binarize better with
+ * the full range and low-contrast, washed-out frames otherwise fail. Default
+ * mode hands the frame to the engine as it is, once.
  *
  * The worker owns one decoder and one frame buffer. submit() copies into the
  * buffer only when the worker is idle and otherwise drops the frame: the camera
@@ -28,54 +25,75 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zbar.h>
 
 #include "qrdecode.h"
-
-struct qrdecode_step {
-	unsigned scale;	  /* 1 or 2 */
-	unsigned density; /* zbar scans every density-th row and column */
-	bool smooth;	  /* a 2x2 box filter at the same size (against sensor noise) */
-};
+#include "qrdecode_engine.h"
 
 #define QRDECODE_STEPS_MAX 4
 
 #define QRDECODE_MIN_ROWS 200 /* steps that would leave fewer rows are skipped */
 
-static const struct qrdecode_step qrdecode_cascade[] = {
-    {.scale = 3, .density = 1},
-    {.scale = 2, .density = 1},
-    {.scale = 1, .density = 1, .smooth = true},
+static const struct qrdecode_engine_ops *const qrdecode_engines[] = {
+    &qrdecode_zbar_ops,
+#ifdef TS_HAVE_ZXING
+    &qrdecode_zxing_ops,
+#endif
 };
 
 struct qrdecode {
 	enum qrdecode_mode mode;
-	zbar_image_scanner_t *scanner;
+	const struct qrdecode_engine_ops *ops;
+	void *engine;
 	uint8_t *buf; /* the preprocessed frame */
 	size_t buf_size;
 	struct qrdecode_step steps[QRDECODE_STEPS_MAX];
 	size_t nsteps;
 };
 
-int qrdecode_new(struct qrdecode **out, enum qrdecode_mode mode)
+static const struct qrdecode_engine_ops *qrdecode_engine_find(const char *name)
 {
-	struct qrdecode *q = calloc(1, sizeof(*q));
+	for (size_t i = 0; i < sizeof(qrdecode_engines) / sizeof(qrdecode_engines[0]); i++)
+		if (strcmp(qrdecode_engines[i]->name, name) == 0)
+			return qrdecode_engines[i];
+	return NULL;
+}
+
+bool qrdecode_engine_available(const char *engine)
+{
+	return qrdecode_engine_find(engine) != NULL;
+}
+
+int qrdecode_engine_copy(const char *data, size_t len, char *out, size_t outlen)
+{
+	if (len >= outlen) {
+		memcpy(out, data, outlen - 1);
+		out[outlen - 1] = '\0';
+		return -E2BIG;
+	}
+	memcpy(out, data, len);
+	out[len] = '\0';
+	return (int)len;
+}
+
+int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode mode)
+{
+	const struct qrdecode_engine_ops *ops = qrdecode_engine_find(engine);
+	struct qrdecode *q;
 
 	*out = NULL;
+	if (!ops)
+		return -ENOENT;
+	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;
 	q->mode = mode;
-	q->nsteps = sizeof(qrdecode_cascade) / sizeof(qrdecode_cascade[0]);
-	memcpy(q->steps, qrdecode_cascade, sizeof(qrdecode_cascade));
-	q->scanner = zbar_image_scanner_create();
-	if (!q->scanner) {
+	q->ops = ops;
+	q->nsteps = ops->cascade_len;
+	memcpy(q->steps, ops->cascade, ops->cascade_len * sizeof(ops->cascade[0]));
+	q->engine = ops->create(mode == QRDECODE_TUNED);
+	if (!q->engine) {
 		free(q);
 		return -ENOMEM;
-	}
-	if (mode == QRDECODE_TUNED) {
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_ENABLE, 0);
-		zbar_image_scanner_set_config(q->scanner, ZBAR_QRCODE, ZBAR_CFG_ENABLE, 1);
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_POSITION, 0);
 	}
 	*out = q;
 	return 0;
@@ -117,12 +135,10 @@ void qrdecode_free(struct qrdecode *q)
 {
 	if (!q)
 		return;
-	if (q->scanner)
-		zbar_image_scanner_destroy(q->scanner);
+	q->ops->destroy(q->engine);
 	free(q->buf);
 	free(q);
 }
-
 static int qrdecode_reserve(struct qrdecode *q, size_t size)
 {
 	uint8_t *p;
@@ -198,44 +214,6 @@ static void qrdecode_prepare(struct qrdecode *q, const struct qrdecode_frame *f,
 		q->buf[i] = lut[q->buf[i]];
 }
 
-/* One zbar pass over a contiguous w x h image. */
-static int qrdecode_scan(struct qrdecode *q, const uint8_t *data, unsigned w, unsigned h, char *out,
-			 size_t outlen)
-{
-	zbar_image_t *img = zbar_image_create();
-	const zbar_symbol_t *sym;
-	int r = 0;
-
-	if (!img)
-		return -ENOMEM;
-	zbar_image_set_format(img, zbar_fourcc('Y', '8', '0', '0'));
-	zbar_image_set_size(img, w, h);
-	zbar_image_set_data(img, data, (unsigned long)w * h, NULL);
-	if (zbar_scan_image(q->scanner, img) > 0) {
-		for (sym = zbar_image_first_symbol(img); sym; sym = zbar_symbol_next(sym)) {
-			const char *s = zbar_symbol_get_data(sym);
-			size_t len = zbar_symbol_get_data_length(sym);
-
-			if (q->mode == QRDECODE_TUNED && zbar_symbol_get_type(sym) != ZBAR_QRCODE)
-				continue;
-			if (len == 0)
-				continue;
-			if (len >= outlen) {
-				memcpy(out, s, outlen - 1);
-				out[outlen - 1] = '\0';
-				r = -E2BIG;
-				break;
-			}
-			memcpy(out, s, len);
-			out[len] = '\0';
-			r = (int)len;
-			break;
-		}
-	}
-	zbar_image_destroy(img);
-	return r;
-}
-
 int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out, size_t outlen)
 {
 	unsigned w, h;
@@ -255,9 +233,7 @@ int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out
 				       f->width);
 			data = q->buf;
 		}
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY, 1);
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY, 1);
-		return qrdecode_scan(q, data, f->width, f->height, out, outlen);
+		return q->ops->scan(q->engine, data, f->width, f->height, 1, out, outlen);
 	}
 	for (size_t i = 0; i < q->nsteps; i++) {
 		const struct qrdecode_step *st = &q->steps[i];
@@ -266,11 +242,7 @@ int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out
 			continue;
 
 		qrdecode_prepare(q, f, st->scale, st->smooth, &w, &h);
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_X_DENSITY,
-					      (int)st->density);
-		zbar_image_scanner_set_config(q->scanner, ZBAR_NONE, ZBAR_CFG_Y_DENSITY,
-					      (int)st->density);
-		r = qrdecode_scan(q, q->buf, w, h, out, outlen);
+		r = q->ops->scan(q->engine, q->buf, w, h, st->density, out, outlen);
 		if (r != 0)
 			return r;
 	}
@@ -335,7 +307,7 @@ static void *qrdecode_worker_main(void *arg)
 	return NULL;
 }
 
-int qrdecode_worker_new(struct qrdecode_worker **out, enum qrdecode_mode mode)
+int qrdecode_worker_new(struct qrdecode_worker **out, const char *engine, enum qrdecode_mode mode)
 {
 	struct qrdecode_worker *w = calloc(1, sizeof(*w));
 	int r;
@@ -346,7 +318,7 @@ int qrdecode_worker_new(struct qrdecode_worker **out, enum qrdecode_mode mode)
 	w->pipe[0] = w->pipe[1] = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	r = qrdecode_new(&w->dec, mode);
+	r = qrdecode_new(&w->dec, engine, mode);
 	if (r < 0)
 		goto error;
 	if (pipe2(w->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {

@@ -1,17 +1,19 @@
-/* qrdecode.h: QR codes out of 8-bit grey camera frames, with zbar.
+/* qrdecode.h: QR codes out of 8-bit grey camera frames, with zbar or zxing-cpp.
  *
- * Two layers. struct qrdecode is a synchronous decoder (one zbar scanner, QR
- * only, every other symbology off) with two modes: QRDECODE_DEFAULT, zbar as it
- * comes (all symbologies, full frame, for comparison) and QRDECODE_TUNED, a
- * cascade of cheap attempts that stops at the first read. struct qrdecode_worker
- * runs a decoder on its own thread: the caller offers a frame, which is copied
- * and decoded if the worker is idle and dropped (-EBUSY) if it is busy, so a
- * slow decode never builds a queue; payloads come back through a pipe whose
- * read end the caller watches on its event loop. Neither layer logs.
+ * Two layers. struct qrdecode is a synchronous decoder over one engine (a
+ * decoding library: "zbar", or "zxing" when built with zxing-cpp) with two
+ * modes: QRDECODE_DEFAULT, the library as it comes (all symbologies, full
+ * frame, for comparison) and QRDECODE_TUNED, QR only, through a cascade of
+ * cheap attempts that stops at the first read. struct qrdecode_worker runs a
+ * decoder on its own thread: the caller offers a frame, which is copied and
+ * decoded if the worker is idle and dropped (-EBUSY) if it is busy, so a slow
+ * decode never builds a queue; payloads come back through a pipe whose read
+ * end the caller watches on its event loop. Neither layer logs.
  */
 #ifndef TS_QRDECODE_H
 #define TS_QRDECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,12 +29,14 @@ struct qrdecode_frame {
 
 struct qrdecode;
 
-/* 0, -ENOMEM. */
-int qrdecode_new(struct qrdecode **out, enum qrdecode_mode mode);
+/* True if the named engine is built in. */
+bool qrdecode_engine_available(const char *engine);
+/* 0, -ENOENT for an engine that is not built in, -ENOMEM. */
+int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode mode);
 /* Accepts NULL. */
 void qrdecode_free(struct qrdecode *q);
-/* Tuned mode only: replaces the cascade with "SCALE:DENSITY[s][,...]" (1..4
- * each, at most 4 steps; "s": a 2x2 box filter, at scale 1 only), e.g.
+/* Tuned mode only: replaces the engine's cascade with "SCALE:DENSITY[s][,...]"
+ * (1..4 each, at most 4 steps; "s": a 2x2 box filter, at scale 1 only), e.g.
  * "3:1,2:1,1:1s". For benchmarks and tuning. 0 or -EINVAL. */
 int qrdecode_set_cascade(struct qrdecode *q, const char *spec);
 /* Decodes one frame. > 0: the length of the payload copied to out (NUL-terminated,
@@ -42,8 +46,9 @@ int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out
 
 struct qrdecode_worker;
 
-/* 0, -ENOMEM, or a negative errno from pipe2/pthread_create. */
-int qrdecode_worker_new(struct qrdecode_worker **out, enum qrdecode_mode mode);
+/* 0, -ENOENT (engine not built in), -ENOMEM, or a negative errno from
+ * pipe2/pthread_create. */
+int qrdecode_worker_new(struct qrdecode_worker **out, const char *engine, enum qrdecode_mode mode);
 /* Stops and joins the thread. Accepts NULL. */
 void qrdecode_worker_free(struct qrdecode_worker *w);
 /* Offers a frame: 0 taken (copied; the caller keeps its buffer), -EBUSY dropped

@@ -119,7 +119,9 @@ int scanner_camera_open(void **ctx, sd_event *ev, const struct config_lane *lane
 	s->cb = *cb;
 	s->userdata = userdata;
 	s->max_len = lane->scanner_max_len;
-	r = qrdecode_worker_new(&s->worker, QRDECODE_TUNED);
+	r = qrdecode_worker_new(&s->worker,
+				lane->camera_decoder == CONFIG_DECODER_ZXING ? "zxing" : "zbar",
+				QRDECODE_TUNED);
 	if (r < 0)
 		goto error;
 	r = sd_event_add_io(ev, &s->io, qrdecode_worker_fd(s->worker), EPOLLIN, scanner_camera_io,

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libsystemd-dev libinih-dev libsqlite3-dev sqlite3 libcjson-dev libssl-dev nettle-dev
-	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev qrencode libncurses-dev
+	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev libzxing-dev qrencode libncurses-dev
 	libcmocka-dev python3-pytest python3-serial python3-serial-asyncio python3-pymodbus socat procps openssl tmux
 	gcc-avr avr-libc simavr libsimavr-dev mbpoll
 	clang-14 libclang-rt-14-dev llvm-14

@@ -1,9 +1,10 @@
 /* bench_decode.c: read rate and time per frame of the QR decoder modes.
  *
- * Usage: bench_decode DIR [CASCADE...] (DIR: a frame set from make_frames.py,
- * with manifest.tsv). Without CASCADE it compares zbar at default settings with
- * the tuned cascade; each CASCADE ("2:1,1:2", see qrdecode_set_cascade) is
- * benchmarked instead when given.
+ * Usage: bench_decode DIR [ENGINE:CASCADE...] (DIR: a frame set from
+ * make_frames.py, with manifest.tsv). Without more arguments it compares each
+ * engine built in (zbar, zxing) at its library's default settings with its
+ * tuned cascade; each ENGINE:CASCADE ("zbar:2:1,1:2", see
+ * qrdecode_set_cascade) is benchmarked instead when given.
  *
  * All frames are loaded first, then each mode decodes each frame once. Per mode
  * and frame size it prints: code frames read (payload equal to the manifest's),
@@ -46,8 +47,8 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void bench_mode(const char *label, enum qrdecode_mode mode, const char *cascade,
-		       struct bench_frame *fr, size_t n)
+static void bench_mode(const char *label, const char *engine, enum qrdecode_mode mode,
+		       const char *cascade, struct bench_frame *fr, size_t n)
 {
 	static double ms[BENCH_MAX];
 	unsigned sizes[8][2];
@@ -55,8 +56,8 @@ static void bench_mode(const char *label, enum qrdecode_mode mode, const char *c
 	struct qrdecode *q;
 	char out[QRDECODE_MAX_LEN + 1];
 
-	if (qrdecode_new(&q, mode) < 0) {
-		fprintf(stderr, "qrdecode_new failed\n");
+	if (qrdecode_new(&q, engine, mode) < 0) {
+		fprintf(stderr, "qrdecode_new %s failed\n", engine);
 		exit(1);
 	}
 	if (cascade && qrdecode_set_cascade(q, cascade) < 0) {
@@ -104,7 +105,7 @@ static void bench_mode(const char *label, enum qrdecode_mode mode, const char *c
 			}
 		}
 		qsort(ms, m, sizeof(ms[0]), cmp_double);
-		printf("%-12s %4ux%-4u  read %3zu/%-3zu = %5.1f %%  false reads %zu  "
+		printf("%-14s %4ux%-4u  read %3zu/%-3zu = %5.1f %%  false reads %zu  "
 		       "median %6.2f ms  p99 %6.2f ms  (%zu frames)\n",
 		       label, sizes[k][0], sizes[k][1], read, codes,
 		       codes ? 100.0 * read / codes : 0.0, falsereads, ms[m / 2],
@@ -116,6 +117,7 @@ static void bench_mode(const char *label, enum qrdecode_mode mode, const char *c
 int main(int argc, char **argv)
 {
 	static struct bench_frame fr[BENCH_MAX];
+	static const char *const engines[] = {"zbar", "zxing"};
 	char path[4096], line[4096];
 	size_t n = 0;
 	FILE *man;
@@ -153,12 +155,28 @@ int main(int argc, char **argv)
 	}
 	fclose(man);
 	printf("%zu frames from %s\n", n, argv[1]);
-	if (argc > 2) {
-		for (int i = 2; i < argc; i++)
-			bench_mode(argv[i], QRDECODE_TUNED, argv[i], fr, n);
-	} else {
-		bench_mode("zbar-default", QRDECODE_DEFAULT, NULL, fr, n);
-		bench_mode("zbar-tuned", QRDECODE_TUNED, NULL, fr, n);
+	for (int i = 2; i < argc; i++) {
+		char engine[16];
+		const char *colon = strchr(argv[i], ':');
+
+		if (!colon || colon - argv[i] >= (int)sizeof(engine)) {
+			fprintf(stderr, "expected ENGINE:CASCADE, not %s\n", argv[i]);
+			return 2;
+		}
+		snprintf(engine, sizeof(engine), "%.*s", (int)(colon - argv[i]), argv[i]);
+		bench_mode(argv[i], engine, QRDECODE_TUNED, colon + 1, fr, n);
+	}
+	for (size_t e = 0; argc == 2 && e < sizeof(engines) / sizeof(engines[0]); e++) {
+		char label[32];
+
+		if (!qrdecode_engine_available(engines[e])) {
+			printf("%s: not built in\n", engines[e]);
+			continue;
+		}
+		snprintf(label, sizeof(label), "%s-default", engines[e]);
+		bench_mode(label, engines[e], QRDECODE_DEFAULT, NULL, fr, n);
+		snprintf(label, sizeof(label), "%s-tuned", engines[e]);
+		bench_mode(label, engines[e], QRDECODE_TUNED, NULL, fr, n);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(fr[i].data);

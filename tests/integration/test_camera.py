@@ -1,8 +1,9 @@
-"""The camera scanner source fed from files: QR frames -> zbar -> verdict on the lane.
+"""The camera scanner source fed from files: QR frames -> decoder -> verdict on the lane.
 
 Frames are drawn by tests/bench/make_frames.py (a ticket code as a QR code,
 rotated, tilted, blurred and noisy, plus frames without a code) and played by
-the daemon's "files" camera source in a loop.
+the daemon's "files" camera source in a loop, through each QR decoder built in
+(camera_decoder = zbar, and zxing when built with zxing-cpp).
 """
 import os
 import shutil
@@ -22,8 +23,14 @@ def camera_built():
     return cache.exists() and "ZBAR_FOUND:INTERNAL=1" in cache.read_text()
 
 
+def zxing_built():
+    return "ZXING_FOUND:INTERNAL=1" in (BUILD / "CMakeCache.txt").read_text()
+
+
 pytestmark = pytest.mark.skipif(not camera_built(),
                                 reason="turnstiled built without zbar (no camera source)")
+
+DECODERS = ["zbar", "zxing"] if zxing_built() else ["zbar"]
 
 
 def make_frames(out, payload, codes=3, empty=2, seed=3):
@@ -33,10 +40,12 @@ def make_frames(out, payload, codes=3, empty=2, seed=3):
     return out
 
 
-def camera_daemon(daemon_factory, tmp_path, **cfg):
+def camera_daemon(daemon_factory, tmp_path, decoder=None, **cfg):
     frames = tmp_path / "frames"
-    d = daemon_factory(extra=f"scanner = camera\ncamera_dir = {frames}\ncamera_fps = 20\n"
-                             "camera_loop = yes", **cfg).start()
+    extra = f"scanner = camera\ncamera_dir = {frames}\ncamera_fps = 20\ncamera_loop = yes"
+    if decoder:
+        extra += f"\ncamera_decoder = {decoder}"
+    d = daemon_factory(extra=extra, **cfg).start()
     assert d.import_passes(PASSES)[0] == 0
     return d, frames
 
@@ -59,17 +68,33 @@ def test_ticket_held_under_the_camera_is_one_scan(daemon_factory, tmp_path):
     assert "connected" in d.log.read_text()
 
 
-def test_membership_code_opens_the_lane(daemon_factory, tmp_path):
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_membership_code_opens_the_lane(daemon_factory, tmp_path, decoder):
     staged = make_frames(tmp_path / "staged", "GYM-1", codes=2, empty=1, seed=5)
-    d, frames = camera_daemon(daemon_factory, tmp_path)
+    d, frames = camera_daemon(daemon_factory, tmp_path, decoder)
     os.rename(staged, frames)
     d.wait_state("open", timeout=10)
     assert d.sim()["edges"]["open_a"] >= 1
+    rows = d.export()
+    assert [(r["source"], r["verdict"]) for r in rows] == [("camera", "valid")], rows
 
 
-def test_frames_without_a_code_never_open(daemon_factory, tmp_path):
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_unknown_code_is_denied(daemon_factory, tmp_path, decoder):
+    staged = make_frames(tmp_path / "staged", "NOT-A-PASS-7", codes=2, empty=1, seed=11)
+    d, frames = camera_daemon(daemon_factory, tmp_path, decoder)
+    os.rename(staged, frames)
+    wait_until(lambda: d.export(), timeout=10, what="a check from the camera")
+    rows = d.export()
+    assert [(r["source"], r["verdict"], r["gate"]) for r in rows] == \
+        [("camera", "unknown", "none")], rows
+    assert d.sim()["edges"]["open_a"] == 0
+
+
+@pytest.mark.parametrize("decoder", DECODERS)
+def test_frames_without_a_code_never_open(daemon_factory, tmp_path, decoder):
     staged = make_frames(tmp_path / "staged", "GYM-1", codes=0, empty=6, seed=9)
-    d, frames = camera_daemon(daemon_factory, tmp_path)
+    d, frames = camera_daemon(daemon_factory, tmp_path, decoder)
     os.rename(staged, frames)
     wait_until(lambda: "connected" in d.log.read_text(), what="camera up")
     # Six empty frames (stripes, blocks, plain) at 20 fps, several times round.
@@ -100,3 +125,20 @@ def test_camera_needs_exactly_one_of_device_and_dir(tmp_path):
                    "camera_fps = 0\n")
     code, _, err = check_config(cfg)
     assert code == 1 and err.startswith(f"{cfg}:5: "), err
+
+
+def test_camera_decoder_is_validated(tmp_path):
+    cfg = tmp_path / "t.conf"
+    base = "[lane.main]\nio = sim\nscanner = camera\ncamera_dir = /tmp\n"
+    cfg.write_text(base + "camera_decoder = zbar\n")
+    assert check_config(cfg) == (0, "configuration OK", "")
+    cfg.write_text(base + "camera_decoder = quirc\n")
+    code, _, err = check_config(cfg)
+    assert code == 1 and err.startswith(f"{cfg}:5: "), err
+    assert "zbar" in err and "zxing" in err, err
+    cfg.write_text(base + "camera_decoder = zxing\n")
+    if zxing_built():
+        assert check_config(cfg) == (0, "configuration OK", "")
+    else:
+        code, _, err = check_config(cfg)
+        assert code == 1 and "built without zxing-cpp" in err, err

@@ -1,5 +1,7 @@
-/* test_qrdecode.c: the QR decoder, its worker thread, the camera sources and
- * the "camera" scanner source, on frames drawn here from qrencode's modules. */
+/* test_qrdecode.c: the QR decoder (each engine built in: zbar, zxing-cpp), its
+ * worker thread, the camera sources and the "camera" scanner source, on
+ * frames drawn here from qrencode's modules. Decoder tests run once per
+ * engine, the engine's name passed as cmocka's initial state. */
 #include <errno.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -93,13 +95,14 @@ static struct image draw_stripes(unsigned w, unsigned h)
 	return im;
 }
 
-static int decode(enum qrdecode_mode mode, const struct image *im, char *out, size_t len)
+static int decode(const char *engine, enum qrdecode_mode mode, const struct image *im, char *out,
+		  size_t len)
 {
 	struct qrdecode *q;
 	struct qrdecode_frame f = {im->p, im->w, im->h, im->w};
 	int r;
 
-	assert_int_equal(qrdecode_new(&q, mode), 0);
+	assert_int_equal(qrdecode_new(&q, engine, mode), 0);
 	r = qrdecode_frame(q, &f, out, len);
 	qrdecode_free(q);
 	return r;
@@ -107,6 +110,7 @@ static int decode(enum qrdecode_mode mode, const struct image *im, char *out, si
 
 static void test_tuned_reads_codes(void **state)
 {
+	const char *engine = *state;
 	static const struct {
 		unsigned w, h, px;
 		uint8_t dark, light;
@@ -125,7 +129,7 @@ static void test_tuned_reads_codes(void **state)
 					  30, cases[i].dark, cases[i].light, cases[i].rot90);
 
 		/* should read the payload exactly, with its length */
-		assert_int_equal(decode(QRDECODE_TUNED, &im, out, sizeof(out)),
+		assert_int_equal(decode(engine, QRDECODE_TUNED, &im, out, sizeof(out)),
 				 (int)strlen(cases[i].payload));
 		assert_string_equal(out, cases[i].payload);
 		free(im.p);
@@ -137,37 +141,82 @@ static void test_default_reads_too(void **state)
 	struct image im = draw_qr(640, 480, "TICKET-2", 6, 100, 50, 20, 230, false);
 	char out[64];
 
-	assert_int_equal(decode(QRDECODE_DEFAULT, &im, out, sizeof(out)), 8);
+	assert_int_equal(decode(*state, QRDECODE_DEFAULT, &im, out, sizeof(out)), 8);
 	assert_string_equal(out, "TICKET-2");
 	free(im.p);
 }
 
 static void test_no_code_no_read(void **state)
 {
+	const char *engine = *state;
 	struct image stripes = draw_stripes(1280, 720);
 	struct image flat = {640, 480, calloc(640, 480)};
 	char out[64];
 
 	/* stripes bait 1-D decoders; tuned mode has them off and must read nothing */
-	assert_int_equal(decode(QRDECODE_TUNED, &stripes, out, sizeof(out)), 0);
-	assert_int_equal(decode(QRDECODE_TUNED, &flat, out, sizeof(out)), 0);
+	assert_int_equal(decode(engine, QRDECODE_TUNED, &stripes, out, sizeof(out)), 0);
+	assert_int_equal(decode(engine, QRDECODE_TUNED, &flat, out, sizeof(out)), 0);
 	free(stripes.p);
 	free(flat.p);
 }
 
 static void test_short_buffer_and_bad_frames(void **state)
 {
+	const char *engine = *state;
 	struct image im = draw_qr(640, 480, "TICKET-1234567", 6, 40, 30, 20, 230, false);
 	struct qrdecode *q;
 	struct qrdecode_frame bad = {im.p, 4, 4, 4}, stride = {im.p, 640, 480, 100};
 	char out[8];
 
 	/* a payload that does not fit is cut, NUL-terminated, and flagged */
-	assert_int_equal(decode(QRDECODE_TUNED, &im, out, sizeof(out)), -E2BIG);
+	assert_int_equal(decode(engine, QRDECODE_TUNED, &im, out, sizeof(out)), -E2BIG);
 	assert_string_equal(out, "TICKET-");
-	assert_int_equal(qrdecode_new(&q, QRDECODE_TUNED), 0);
+	assert_int_equal(qrdecode_new(&q, engine, QRDECODE_TUNED), 0);
 	assert_int_equal(qrdecode_frame(q, &bad, out, sizeof(out)), -EINVAL);
 	assert_int_equal(qrdecode_frame(q, &stride, out, sizeof(out)), -EINVAL);
+	qrdecode_free(q);
+	free(im.p);
+}
+
+static void test_engines_by_name(void **state)
+{
+	struct qrdecode *q = (struct qrdecode *)1;
+
+	/* zbar is always there; an unknown name is -ENOENT and leaves no decoder */
+	assert_true(qrdecode_engine_available("zbar"));
+	assert_false(qrdecode_engine_available("zbar2"));
+	assert_int_equal(qrdecode_new(&q, "zbar2", QRDECODE_TUNED), -ENOENT);
+	assert_null(q);
+#ifdef TS_HAVE_ZXING
+	assert_true(qrdecode_engine_available("zxing"));
+#else
+	/* built without zxing-cpp: the name is known to the config, not here */
+	assert_false(qrdecode_engine_available("zxing"));
+	assert_int_equal(qrdecode_new(&q, "zxing", QRDECODE_TUNED), -ENOENT);
+#endif
+}
+
+static void test_custom_cascade(void **state)
+{
+	struct image im = draw_qr(1280, 720, TEST_CERT, 4, 300, 200, 30, 220, false);
+	struct qrdecode_frame f = {im.p, im.w, im.h, im.w};
+	struct qrdecode *q;
+	char out[QRDECODE_MAX_LEN + 1];
+
+	assert_int_equal(qrdecode_new(&q, *state, QRDECODE_TUNED), 0);
+	/* 4 px modules vanish at 4x4: that cascade alone reads nothing */
+	assert_int_equal(qrdecode_set_cascade(q, "4:2"), 0);
+	assert_int_equal(qrdecode_frame(q, &f, out, sizeof(out)), 0);
+	/* full size, scanning every line (zbar) or trying harder (zxing): read */
+	assert_int_equal(qrdecode_set_cascade(q, "4:2,1:1"), 0);
+	assert_int_equal(qrdecode_frame(q, &f, out, sizeof(out)), (int)strlen(TEST_CERT));
+	assert_string_equal(out, TEST_CERT);
+	/* malformed specs are refused and keep the cascade */
+	assert_int_equal(qrdecode_set_cascade(q, "5:1"), -EINVAL);
+	assert_int_equal(qrdecode_set_cascade(q, "2:1,"), -EINVAL);
+	assert_int_equal(qrdecode_set_cascade(q, "1:1,1:1,1:1,1:1,1:1"), -EINVAL);
+	assert_int_equal(qrdecode_set_cascade(q, ""), -EINVAL);
+	assert_int_equal(qrdecode_frame(q, &f, out, sizeof(out)), (int)strlen(TEST_CERT));
 	qrdecode_free(q);
 	free(im.p);
 }
@@ -187,7 +236,7 @@ static void test_worker_drops_when_busy(void **state)
 	uint64_t taken, dropped, read, lost, busy = 0;
 	char out[QRDECODE_MAX_LEN + 1];
 
-	assert_int_equal(qrdecode_worker_new(&w, QRDECODE_TUNED), 0);
+	assert_int_equal(qrdecode_worker_new(&w, *state, QRDECODE_TUNED), 0);
 	/* nothing yet: the pipe is empty and the caller is told so, not blocked */
 	assert_int_equal(qrdecode_worker_result(w, out, sizeof(out)), -EAGAIN);
 	assert_int_equal(qrdecode_worker_submit(w, &f), 0);
@@ -230,7 +279,7 @@ static void write_pgm(const char *dir, const char *name, const struct image *im)
 
 static void write_file(const char *dir, const char *name, const char *text, size_t len)
 {
-	char path[512];
+	char path[640];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -451,6 +500,9 @@ static void test_camera_scanner_source_delivers_codes(void **state)
 	struct config_lane lane = {.scanner = CONFIG_SCANNER_CAMERA,
 				   .camera_fps = 20,
 				   .camera_loop = true,
+				   .camera_decoder = strcmp(*state, "zxing") == 0
+							 ? CONFIG_DECODER_ZXING
+							 : CONFIG_DECODER_ZBAR,
 				   .scanner_max_len = 512};
 	struct image blank = {640, 480, calloc(640, 480)};
 	struct image code = draw_qr(640, 480, "GYM-1", 6, 200, 100, 20, 230, false);
@@ -512,18 +564,29 @@ static void test_missing_video_device_is_reported_not_fatal(void **state)
 	sd_event_unref(ev);
 }
 
+static char engine_zbar[] = "zbar";
+#ifdef TS_HAVE_ZXING
+static char engine_zxing[] = "zxing";
+#define ENGINE_TESTS(name)                                                                        \
+	cmocka_unit_test_prestate(name, engine_zbar), cmocka_unit_test_prestate(name, engine_zxing)
+#else
+#define ENGINE_TESTS(name) cmocka_unit_test_prestate(name, engine_zbar)
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_tuned_reads_codes),
-	    cmocka_unit_test(test_default_reads_too),
-	    cmocka_unit_test(test_no_code_no_read),
-	    cmocka_unit_test(test_short_buffer_and_bad_frames),
-	    cmocka_unit_test(test_worker_drops_when_busy),
+	    cmocka_unit_test(test_engines_by_name),
+	    ENGINE_TESTS(test_tuned_reads_codes),
+	    ENGINE_TESTS(test_default_reads_too),
+	    ENGINE_TESTS(test_no_code_no_read),
+	    ENGINE_TESTS(test_short_buffer_and_bad_frames),
+	    ENGINE_TESTS(test_custom_cascade),
+	    ENGINE_TESTS(test_worker_drops_when_busy),
 	    cmocka_unit_test(test_pgm_load),
 	    cmocka_unit_test(test_files_source_plays_in_order_and_waits_for_the_dir),
 	    cmocka_unit_test(test_files_source_lost_and_back),
-	    cmocka_unit_test(test_camera_scanner_source_delivers_codes),
+	    ENGINE_TESTS(test_camera_scanner_source_delivers_codes),
 	    cmocka_unit_test(test_missing_video_device_is_reported_not_fatal),
 	};
 
