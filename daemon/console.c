@@ -447,18 +447,23 @@ static void draw_check(struct console *c, const cJSON *lane, int y, int banner_h
 	}
 }
 
-/* The most serious condition across the lanes, for the status line. */
+/* The most serious condition, for the status line: emergency on any lane, an IO
+ * fault on any lane, the portal unreachable (the daemon's "portal" status: it
+ * stays so after the check that found it, until the portal answers again), the
+ * lane on screen locked. */
 static enum i18n_msg console_condition(struct console *c, const cJSON *shown)
 {
 	const cJSON *lanes = console_lanes(c), *l;
+	const cJSON *portal = cJSON_GetObjectItemCaseSensitive(c->status, "portal");
+	const char *portal_state = jstr(portal, "state");
 	enum i18n_msg m = I18N_STATUS_OK;
 
 	if (c->fd < 0 || !c->status)
 		return I18N_STATUS_NO_DAEMON;
+	if (portal_state && strcmp(portal_state, "unreachable") == 0)
+		m = I18N_STATUS_PORTAL;
 	cJSON_ArrayForEach(l, lanes) {
 		const char *state = jstr(l, "state");
-		const cJSON *check = cJSON_GetObjectItemCaseSensitive(l, "check");
-		const char *verdict = cJSON_IsObject(check) ? jstr(check, "verdict") : NULL;
 
 		if (!state)
 			continue;
@@ -466,8 +471,6 @@ static enum i18n_msg console_condition(struct console *c, const cJSON *shown)
 			return I18N_STATUS_EMERGENCY;
 		if (strcmp(state, "io_fault") == 0)
 			m = I18N_STATUS_IO_FAULT;
-		else if (m == I18N_STATUS_OK && verdict && strcmp(verdict, "unavailable") == 0)
-			m = I18N_STATUS_PORTAL;
 		else if (m == I18N_STATUS_OK && l == shown && strcmp(state, "blocked") == 0)
 			m = I18N_STATUS_LOCKED;
 	}

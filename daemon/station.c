@@ -57,6 +57,11 @@ struct station {
 
 	struct counters counters;     /* for status: entries, exits, denials, latency */
 	uint64_t verify_started_ms;   /* mono_ms() of the last VERIFY; 0: none */
+
+	/* The portal's health as this lane last saw it (station_portal()). */
+	uint64_t portal_ms;           /* mono_ms() of the last answer or failure; 0: never */
+	bool portal_ok;
+	char portal_reason[128];
 };
 
 static uint64_t mono_ms(void)
@@ -207,6 +212,13 @@ static int station_grant(struct station *st, const struct lane_action *a)
 	return store_sync(store);
 }
 
+static void station_portal_seen(struct station *st, bool ok, const char *reason)
+{
+	st->portal_ms = mono_ms();
+	st->portal_ok = ok;
+	snprintf(st->portal_reason, sizeof(st->portal_reason), "%s", ok ? "" : reason);
+}
+
 static void station_gate(struct station *st, const struct lane_action *a)
 {
 	bool passed = a->gate.gate == LANE_GATE_PASSED;
@@ -302,6 +314,7 @@ static void station_apply(struct station *st, const struct lane_actions *acts)
 				/* verify_timeout: the portal's late answer is no longer wanted. */
 				gosu_client_cancel(st->gosu);
 				st->gosu = NULL;
+				station_portal_seen(st, false, "no answer within verify_timeout");
 			}
 			if (a->request_id == st->request_id) {
 				station_step(st, "abort", lane_abort_name(a->abort.why), NULL);
@@ -439,6 +452,8 @@ static void station_on_gosu(const struct gosu_result *g, void *userdata)
 	int64_t window = st->env->cfg->reuse_window_ms;
 
 	st->gosu = NULL;
+	/* Any answer tells how the portal is, even one that comes too late to use. */
+	station_portal_seen(st, g->verdict != GOSU_UNAVAILABLE, g->reason);
 	if (request_id != st->request_id || !check || check->request_id != request_id ||
 	    lane_state(&st->lane) != LANE_VERIFYING) {
 		log_debug("lane %s: late portal answer dropped", station_name(st));
@@ -504,6 +519,7 @@ static bool station_verify_gosu(struct station *st, uint64_t request_id, const c
 		      : -ENOTCONN;
 	if (r < 0) {
 		log_warne(r, "lane %s: cannot start the portal check", station_name(st));
+		station_portal_seen(st, false, "cannot ask the portal");
 		res.verdict = LANE_VERDICT_UNAVAILABLE;
 		res.attendant_required = true;
 		snprintf(res.reason, sizeof(res.reason), "cannot ask the portal");
@@ -822,6 +838,15 @@ void station_close(struct station *st)
 	sd_event_source_unref(st->timer);
 	io_close(st->io);
 	free(st);
+}
+
+bool station_portal(const struct station *st, uint64_t *age_ms, const char **reason)
+{
+	if (!st->portal_ms)
+		return false;
+	*age_ms = mono_ms() - st->portal_ms;
+	*reason = st->portal_ok ? NULL : st->portal_reason;
+	return true;
 }
 
 int station_status(struct station *st, cJSON *obj)

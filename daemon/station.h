@@ -44,6 +44,11 @@ int station_decide(struct station *st, bool confirm, uint64_t request_id);
 int station_manual_open(struct station *st, enum lane_dir dir, const char *reason);
 int station_set_mode(struct station *st, enum lane_mode mode);
 
+/* How this lane last found the Gosuslugi portal: false if it never asked. Else
+ * *age_ms since then, and *reason NULL if the portal answered, or why it could
+ * not be asked or did not answer (an "unavailable" verdict). */
+bool station_portal(const struct station *st, uint64_t *age_ms, const char **reason);
+
 /* Adds name, state, mode, pending_mode, attendant_left_ms, outputs, check to obj. */
 int station_status(struct station *st, cJSON *obj);
 

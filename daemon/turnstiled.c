@@ -118,6 +118,35 @@ static void reply_result(cJSON *reply, int r, const char *what)
 	}
 }
 
+/* "portal": the Gosuslugi portal as the lanes last found it, the most recent
+ * lane's word counting: {"state": "unknown"} before any lane asked, else
+ * {"state": "ok" | "unreachable", "reason": "...", "age_ms": N}. */
+static void status_portal(struct daemon *d, cJSON *reply)
+{
+	cJSON *portal = cJSON_AddObjectToObject(reply, "portal");
+	const char *reason = NULL;
+	uint64_t age = UINT64_MAX;
+	bool seen = false;
+
+	if (!portal)
+		return;
+	for (size_t i = 0; i < d->station_count; i++) {
+		const char *why;
+		uint64_t a;
+
+		if (station_portal(d->stations[i], &a, &why) && a < age) {
+			age = a;
+			reason = why;
+			seen = true;
+		}
+	}
+	cJSON_AddStringToObject(portal, "state", !seen ? "unknown" : reason ? "unreachable" : "ok");
+	if (reason)
+		cJSON_AddStringToObject(portal, "reason", reason);
+	if (seen)
+		cJSON_AddNumberToObject(portal, "age_ms", (double)age);
+}
+
 static void cmd_status(struct daemon *d, const cJSON *req, cJSON *reply)
 {
 	cJSON *lanes = cJSON_AddArrayToObject(reply, "lanes");
@@ -136,6 +165,7 @@ static void cmd_status(struct daemon *d, const cJSON *req, cJSON *reply)
 	}
 	if (only && !found)
 		reply_fail(reply, "no such lane");
+	status_portal(d, reply);
 }
 
 static int parse_request_id(const cJSON *req, uint64_t *id)

@@ -318,3 +318,44 @@ def test_forged_link_and_unreachable_portal_in_russian_and_english(portal_daemon
     en.wait_for("CANNOT VERIFY", "PORTAL UNREACHABLE")
     en.save("en-portal-unreachable")
     assert d.sim()["edges"]["open_a"] == 0
+
+
+def test_portal_unreachable_stays_on_the_status_line_until_the_portal_answers(portal_daemon,
+                                                                              consoles):
+    """The status line follows the daemon's "portal" status, not the check on
+    screen: it keeps warning after the failed check is gone, and clears when
+    the portal answers again."""
+    from fake_portal import UUID_VALID, answer_json, api_status, qr_status
+    d, portal = portal_daemon
+    en = consoles(d, "en", lang="en")
+    assert d.ctl_json("status")["portal"] == {"state": "unknown"}
+    portal.route(api_status(U_DOWN), answer_json({}, status=503))
+    d.ctl_ok("scan", "main", qr_status(U_DOWN))
+    d.wait_state("denied")
+    d.wait_state("idle", timeout=10)
+    status = d.ctl_json("status")["portal"]
+    assert status["state"] == "unreachable" and status["reason"], status
+    en.wait_for("PORTAL UNREACHABLE", "No visitor waiting")
+    en.save("en-portal-unreachable-idle")
+    d.ctl_ok("scan", "main", qr_status(UUID_VALID))
+    d.wait_state("await_attendant")
+    assert d.ctl_json("status")["portal"]["state"] == "ok"
+    en.wait_for("Connected", "VALID")
+
+
+def test_io_fault_on_the_status_line_in_both_languages(daemon_factory, consoles):
+    """A Modbus board that cannot be reached: the lane is io_fault from the start."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again at once: nobody listens there
+    extra = (f"modbus = tcp:127.0.0.1:{port}\nmodbus_timeout = 100ms\n"
+             "io.open_a = out:0\nio.fire_alarm = in:2\n")
+    d = daemon_factory(extra=extra).start("-D", "lane.main.io=modbus")
+    d.wait_state("io_fault")
+    ru = consoles(d, "ru", lang="ru")
+    en = consoles(d, "en", lang="en")
+    ru.wait_for("НЕИСПРАВНОСТЬ: турникет не отвечает, ничего не откроется")
+    ru.save("ru-io-fault")
+    en.wait_for("IO FAULT: the turnstile does not answer, nothing opens")
+    en.save("en-io-fault")
