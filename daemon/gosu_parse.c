@@ -599,6 +599,22 @@ static void judge_root(const cJSON *root, enum gosu_form form, const struct date
 	judge(item, SHAPE_ITEM, today, out);
 }
 
+/* Any byte below 0x20 but JSON's own whitespace (tab, LF, CR), NUL included.
+ * cJSON skips all of them as whitespace between tokens and takes them raw inside
+ * strings, where JSON wants them escaped; such a body is not well-formed JSON. */
+static bool has_stray_control(const char *body, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)body[i];
+
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+			return true;
+	}
+	return false;
+}
+
 int gosu_parse(enum gosu_form form, long http_status, const char *body, size_t len,
 	       const struct tm *today_local, struct gosu_result *out)
 {
@@ -625,7 +641,7 @@ int gosu_parse(enum gosu_form form, long http_status, const char *body, size_t l
 		verdict(out, GOSU_UNAVAILABLE, "answer too large");
 		return 0;
 	}
-	if (len == 0 || memchr(body, '\0', len)) {
+	if (len == 0 || has_stray_control(body, len)) {
 		verdict(out, GOSU_UNAVAILABLE, MALFORMED);
 		return 0;
 	}

@@ -8,7 +8,7 @@
  *     control characters; dates are "" or a real dd.MM.yyyy; cert_id is digits;
  *   - a verdict of valid only with all fields the attendant compares present
  *     (initials and birth date), a valid_until after today, and a body that is
- *     a JSON object;
+ *     a JSON object without raw control bytes;
  *   - the same body with any other HTTP status is never valid;
  *   - parsing is deterministic.
  */
@@ -98,6 +98,11 @@ static bool real_date(const char *s, long *key)
 	return d <= max;
 }
 
+static bool json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 static bool digits_only(const char *s, size_t cap)
 {
 	size_t n = strnlen(s, cap);
@@ -135,7 +140,10 @@ static void check(enum gosu_form form, const uint8_t *data, size_t size)
 		CHECK(strchr(r.initials, '.') != NULL, "initials without a dot");
 		CHECK(!r.valid_until[0] || (real_date(r.valid_until, &key) && key > today_key),
 		      "valid on or after its expiredAt day");
-		for (i = 0; i < size && strchr(" \t\r\n", body[i]); i++)
+		for (i = 0; i < size; i++)
+			CHECK((unsigned char)body[i] >= 0x20 || json_space(body[i]),
+			      "valid from a body with a raw control byte");
+		for (i = 0; i < size && json_space(body[i]); i++)
 			;
 		CHECK(i < size && body[i] == '{', "valid from a body that is not an object");
 	}

@@ -314,6 +314,38 @@ static void garbage_and_non_objects_are_malformed(void **state)
 	expect_v(&r, "{}\\0...", GOSU_UNAVAILABLE, "malformed answer");
 }
 
+/* Found by fuzz_gosu_parse: cJSON skips every byte up to 0x20 as whitespace and
+ * takes raw control bytes inside strings, so "\f{...}" was judged valid. JSON
+ * allows only space, tab, CR and LF between tokens and no raw control bytes. */
+static void control_bytes_other_than_json_whitespace_are_malformed(void **state)
+{
+	static const char *const wraps[][2] = {
+	    {"\f", ""}, {"\x01", ""}, {"\x1f", ""}, {"", "\f"}, {"\n\f\n", "\r\n"},
+	};
+	char body[4096];
+	struct gosu_result r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++) {
+		snprintf(body, sizeof(body), "%s%s%s", wraps[i][0], spec_valid_new_form,
+			 wraps[i][1]);
+		r = parse(GOSU_FORM_STATUS_UUID, body);
+		expect_v(&r, body, GOSU_UNAVAILABLE, "malformed answer");
+	}
+	/* between tokens, and raw inside a string */
+	snprintf(body, sizeof(body), "{\v%s", spec_valid_new_form + 1);
+	r = parse(GOSU_FORM_STATUS_UUID, body);
+	expect_v(&r, body, GOSU_UNAVAILABLE, "malformed answer");
+	snprintf(body, sizeof(body), "{\"title\":\"a\x02z\",%s", spec_valid_new_form + 1);
+	r = parse(GOSU_FORM_STATUS_UUID, body);
+	expect_v(&r, body, GOSU_UNAVAILABLE, "malformed answer");
+	/* JSON whitespace around and inside stays fine */
+	snprintf(body, sizeof(body), " \t\r\n%s \t\r\n", spec_valid_new_form);
+	r = parse(GOSU_FORM_STATUS_UUID, body);
+	expect_v(&r, body, GOSU_VALID, "valid");
+}
+
 static void deep_nesting_is_malformed_not_a_crash(void **state)
 {
 	size_t depth = 100000, i, n = 0;
@@ -816,6 +848,7 @@ int main(void)
 	    cmocka_unit_test(spec_outage_is_unavailable),
 	    cmocka_unit_test(http_403_429_5xx_and_other_statuses_are_unavailable),
 	    cmocka_unit_test(garbage_and_non_objects_are_malformed),
+	    cmocka_unit_test(control_bytes_other_than_json_whitespace_are_malformed),
 	    cmocka_unit_test(deep_nesting_is_malformed_not_a_crash),
 	    cmocka_unit_test(body_over_256_kib_is_refused),
 	    cmocka_unit_test(vaccine_cert_is_valid_only_with_status_1),
