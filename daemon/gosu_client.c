@@ -349,10 +349,39 @@ static void client_reap(struct gosu_client *c)
 	}
 }
 
+/* libcurl is loaded (curl_lazy.c) and set up at the first check, not at start: a
+ * daemon that never sees a portal link never maps it. */
+static int client_curl_start(struct gosu_client *c)
+{
+	if (c->multi)
+		return 0;
+	if (!c->curl_inited) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -EIO;
+		c->curl_inited = true;
+	}
+	if (!c->headers) {
+		c->headers = curl_slist_append(NULL, "Accept: application/json");
+		if (!c->headers)
+			return -ENOMEM;
+	}
+	c->multi = curl_multi_init();
+	if (!c->multi)
+		return -ENOMEM;
+	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, client_socket_cb) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, client_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK) {
+		curl_multi_cleanup(c->multi);
+		c->multi = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
 int gosu_client_new(struct gosu_client **out, sd_event *ev, const struct gosu_client_config *cfg)
 {
 	struct gosu_client *c;
-	struct curl_slist *h;
 	size_t n;
 	int r = -EINVAL;
 
@@ -377,28 +406,10 @@ int gosu_client_new(struct gosu_client **out, sd_event *ev, const struct gosu_cl
 	c->ep = cfg->endpoints;
 	c->ev = sd_event_ref(ev);
 
-	r = -EIO;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		goto error;
-	c->curl_inited = true;
-	r = -ENOMEM;
-	h = curl_slist_append(NULL, "Accept: application/json");
-	if (!h)
-		goto error;
-	c->headers = h;
-	c->multi = curl_multi_init();
-	if (!c->multi)
-		goto error;
 	r = sd_event_add_time(ev, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, 1000, client_on_timer, c);
 	if (r < 0)
 		goto error;
 	sd_event_source_set_enabled(c->timer, SD_EVENT_OFF);
-	r = -EIO;
-	if (curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, client_socket_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, client_timer_cb) != CURLM_OK ||
-	    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c) != CURLM_OK)
-		goto error;
 	*out = c;
 	return 0;
 error:
@@ -439,6 +450,9 @@ int gosu_client_check(struct gosu_client *c, const struct gosu_code *code,
 		return -EINVAL;
 	/* Validates the code against its form before anything is allocated. */
 	r = gosu_api_path(code, &c->ep, path, sizeof(path));
+	if (r < 0)
+		return r;
+	r = client_curl_start(c);
 	if (r < 0)
 		return r;
 	chk = calloc(1, sizeof(*chk));
