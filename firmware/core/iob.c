@@ -5,9 +5,11 @@
  *  - every output is 0 from iob_init() on, and nothing pulses until asked;
  *  - pulses are timed here, so a pulse ends on time even if the host dies;
  *  - the fire loop is filtered with its own fixed 20 ms (whatever the debounce
- *    register says) and, once open, forces open_a and open_b on in the same
- *    tick; the host's output writes are refused with 04 (device failure: the
- *    request is well formed, the board cannot carry it out now) until it closes;
+ *    register says) and, once open, forces open_a and open_b on and stop off in
+ *    the same tick (a turnstile obeys Stop over Unlock); the host's writes to
+ *    those three (levels and pulses) are refused with 04 (device failure: the
+ *    request is well formed, the board cannot carry it out now) until it closes,
+ *    while the indicators (LEDs, buzzer, alarm) stay the host's to drive;
  *  - the host watchdog drops every output to 0 (the fire override still wins)
  *    and latches a status bit, so the host learns about it after reconnecting.
  * The effective output mask is recomputed from this state after every tick and
@@ -19,6 +21,8 @@
 #include "mb_crc.h"
 
 #define IOB_FIRE_MASK ((1u << IOB_OUT_OPEN_A) | (1u << IOB_OUT_OPEN_B))
+/* The outputs the fire override owns: forced on (IOB_FIRE_MASK) or off (stop). */
+#define IOB_GATE_MASK (IOB_FIRE_MASK | (1u << IOB_OUT_STOP))
 
 static const uint16_t iob_bauds[] = {12, 24, 48, 96, 192, 384, 576, 1152};
 
@@ -35,7 +39,7 @@ static uint8_t iob_outputs(const struct iob *b)
 		if (b->pulse_left[i])
 			mask |= (uint8_t)(1u << i);
 	if (iob_fire(b))
-		mask |= IOB_FIRE_MASK;
+		mask = (uint8_t)((mask & ~IOB_GATE_MASK) | IOB_FIRE_MASK);
 	return mask;
 }
 
@@ -192,8 +196,13 @@ static int iob_write_coils(void *ctx, uint16_t addr, uint16_t qty, const uint8_t
 	struct iob *b = ctx;
 
 	/* Validate the whole request first: all or nothing. */
-	if (iob_fire(b) && addr < IOB_COIL_PULSE(IOB_OUT_COUNT))
-		return MB_EX_DEVICE_FAILURE;
+	for (uint16_t i = 0; i < qty && iob_fire(b); i++) {
+		uint16_t a = (uint16_t)(addr + i);
+		uint16_t n = a < IOB_COIL_PULSE(0) ? a : (uint16_t)(a - IOB_COIL_PULSE(0));
+
+		if (a < IOB_COIL_PULSE(IOB_OUT_COUNT) && (IOB_GATE_MASK >> n) & 1u)
+			return MB_EX_DEVICE_FAILURE;
+	}
 	for (uint16_t i = 0; i < qty; i++) {
 		uint16_t a = (uint16_t)(addr + i);
 		int v = mb_get_bit(packed, i);
@@ -358,10 +367,11 @@ static void iob_fire_step(struct iob *b)
 
 	if (!loop_ok && !iob_fire(b)) {
 		b->status |= IOB_STATUS_FIRE;
-		/* Forced on now; back to 0 (not to an old level or pulse) when the loop closes. */
-		b->out_level &= (uint8_t)~IOB_FIRE_MASK;
+		/* Forced now; back to 0 (not to an old level or pulse) when the loop closes. */
+		b->out_level &= (uint8_t)~IOB_GATE_MASK;
 		b->pulse_left[IOB_OUT_OPEN_A] = 0;
 		b->pulse_left[IOB_OUT_OPEN_B] = 0;
+		b->pulse_left[IOB_OUT_STOP] = 0;
 	} else if (loop_ok && iob_fire(b)) {
 		b->status &= (uint16_t)~IOB_STATUS_FIRE;
 	}

@@ -73,7 +73,7 @@
 
 /* IOB_IR_STATUS bits. */
 #define IOB_STATUS_WDT_TRIPPED 0x0001	  /* latched until IOB_COIL_WDT_ACK */
-#define IOB_STATUS_FIRE 0x0002		  /* fire loop open: open_a/open_b forced, writes refused */
+#define IOB_STATUS_FIRE 0x0002		  /* fire loop open: open_a/b on, stop off, their writes refused */
 #define IOB_STATUS_WDT_ARMED 0x0004	  /* IOB_HR_WATCHDOG_MS != 0 */
 #define IOB_STATUS_EEPROM_DEFAULTS 0x0008 /* EEPROM blank or corrupt at boot: defaults in use */
 #define IOB_STATUS_CONFIG_PENDING 0x0010  /* committed settings differ from those in use */

@@ -304,7 +304,8 @@ static void fire_loop_open_opens_both_directions_within_50ms(void **state)
 	n = ticks_until_open_ab(f, 1000);
 	assert_in_range(n, 1, 50);
 	assert_int_equal(n, IOB_FIRE_DEBOUNCE_MS);
-	assert_int_equal(f->port.outputs & OPEN_AB, OPEN_AB);
+	/* Stop, which a turnstile obeys over Unlock, is dropped in the same tick. */
+	assert_int_equal(f->port.outputs, OPEN_AB);
 	assert_int_equal(read_reg(f, 0x04, IOB_IR_STATUS) & IOB_STATUS_FIRE, IOB_STATUS_FIRE);
 	assert_int_equal(read_bit(f, 0x02, IOB_IN_FIRE_LOOP_OK), 0);
 }
@@ -319,8 +320,20 @@ static void fire_loop_refuses_host_output_writes_with_device_failure(void **stat
 	assert_int_equal(write_coil(f, IOB_COIL_OUT(IOB_OUT_OPEN_A), 0), MB_EX_DEVICE_FAILURE);
 	assert_int_equal(f->port.tx[1], 0x85);
 	assert_int_equal(f->port.tx[2], MB_EX_DEVICE_FAILURE);
-	assert_int_equal(write_coil(f, IOB_COIL_PULSE(IOB_OUT_BUZZER), 1), MB_EX_DEVICE_FAILURE);
+	assert_int_equal(write_coil(f, IOB_COIL_OUT(IOB_OUT_STOP), 1), MB_EX_DEVICE_FAILURE);
+	assert_int_equal(write_coil(f, IOB_COIL_PULSE(IOB_OUT_OPEN_B), 0), MB_EX_DEVICE_FAILURE);
+	assert_int_equal(write_coil(f, IOB_COIL_PULSE(IOB_OUT_STOP), 1), MB_EX_DEVICE_FAILURE);
+	/* All or nothing: a block that touches a gate output changes nothing. */
 	assert_int_equal(req(f, fw_req_wcoils(f->req, UNIT, 0, 8, &zeros)), MB_EX_DEVICE_FAILURE);
+	assert_int_equal(f->port.outputs, OPEN_AB);
+	/* The indicators stay the host's: the attendant still sees and hears the alarm. */
+	assert_int_equal(write_coil(f, IOB_COIL_OUT(IOB_OUT_ALARM), 1), MB_OK);
+	assert_int_equal(write_coil(f, IOB_COIL_PULSE(IOB_OUT_BUZZER), 1), MB_OK);
+	assert_int_equal(f->port.outputs,
+			 OPEN_AB | (1u << IOB_OUT_ALARM) | (1u << IOB_OUT_BUZZER));
+	ticks(f, IOB_DEFAULT_PULSE_MS);
+	assert_int_equal(f->port.outputs, OPEN_AB | (1u << IOB_OUT_ALARM));
+	write_coil(f, IOB_COIL_OUT(IOB_OUT_ALARM), 0);
 	assert_int_equal(f->port.outputs, OPEN_AB);
 	/* Configuration and reads still work. */
 	assert_int_equal(write_reg(f, IOB_HR_PULSE_MS(0), 700), MB_OK);
@@ -336,6 +349,7 @@ static void fire_loop_closing_releases_to_safe_and_accepts_writes(void **state)
 	struct fx *f = *state;
 
 	write_coil(f, IOB_COIL_PULSE(IOB_OUT_OPEN_A), 1);
+	write_coil(f, IOB_COIL_OUT(IOB_OUT_STOP), 1);
 	f->port.inputs &= (uint8_t)~FIRE_OK;
 	ticks(f, 1000);
 	f->port.inputs |= FIRE_OK;
@@ -399,6 +413,73 @@ static void unit_id_and_baud_commit_to_eeprom_and_apply_after_reset(void **state
 	assert_int_equal(mb_get_be16(f->port.tx + 5), 96);
 	assert_int_equal(req(f, fw_req4(f->req, 9, 0x04, IOB_IR_STATUS, 1)), MB_OK);
 	assert_int_equal(mb_get_be16(f->port.tx + 3), 0);
+}
+
+/* Bytes of one ADU through the framer at the board's own character time; returns tx_count. */
+static unsigned framed(struct fx *f, uint16_t len, uint32_t *t)
+{
+	uint32_t tc = f->b.rtu.t_char_us;
+
+	for (uint16_t i = 0; i < len; i++)
+		iob_rx(&f->b, f->req[i], *t += tc);
+	*t += f->b.rtu.t35_us;
+	iob_poll(&f->b, *t);
+	*t += 10000;
+	return f->port.tx_count;
+}
+
+static void unit_id_and_baud_set_one_by_one_apply_only_once_committed_and_reset(void **state)
+{
+	struct fx *f = *state;
+	uint32_t t = 1000;
+	unsigned n;
+
+	/* Set with FC06, one register at a time, but not committed: a reset forgets them. */
+	assert_int_equal(write_reg(f, IOB_HR_UNIT_ID, 42), MB_OK);
+	assert_int_equal(write_reg(f, IOB_HR_BAUD_100, 1152), MB_OK);
+	assert_int_equal(read_reg(f, 0x04, IOB_IR_STATUS) & IOB_STATUS_CONFIG_PENDING, 0);
+	assert_int_equal(read_reg(f, 0x04, IOB_IR_BAUD_100), IOB_DEFAULT_BAUD_100);
+	iob_init(&f->b, &fake_port_ops, &f->port);
+	assert_int_equal(read_reg(f, 0x03, IOB_HR_UNIT_ID), IOB_DEFAULT_UNIT_ID);
+	assert_int_equal(read_reg(f, 0x03, IOB_HR_BAUD_100), IOB_DEFAULT_BAUD_100);
+
+	/* Set and committed, with the commit as its own FC06 write. */
+	assert_int_equal(write_reg(f, IOB_HR_UNIT_ID, 42), MB_OK);
+	assert_int_equal(write_reg(f, IOB_HR_BAUD_100, 1152), MB_OK);
+	assert_int_equal(write_reg(f, IOB_HR_COMMIT, IOB_COMMIT_MAGIC), MB_OK);
+	assert_int_equal(read_reg(f, 0x03, IOB_HR_COMMIT), 0);
+	assert_int_equal(read_reg(f, 0x04, IOB_IR_STATUS) & IOB_STATUS_CONFIG_PENDING,
+			 IOB_STATUS_CONFIG_PENDING);
+	/* Until the reset the board keeps its line: unit 1, 19200 baud, T3.5 of 11 bits x 3.5. */
+	assert_int_equal(f->b.rtu.t35_us, 2006);
+	n = f->port.tx_count;
+	assert_int_equal(framed(f, fw_req4(f->req, UNIT, 0x04, IOB_IR_UNIT_ID, 1), &t), n + 1);
+	assert_int_equal(f->port.tx[0], UNIT);
+
+	iob_init(&f->b, &fake_port_ops, &f->port);
+	assert_int_equal(iob_baud(&f->b), 115200);
+	/* Above 19200 baud the spec fixes T1.5/T3.5; the character time follows the baud. */
+	assert_int_equal(f->b.rtu.t_char_us, 96);
+	assert_int_equal(f->b.rtu.t15_us, 750);
+	assert_int_equal(f->b.rtu.t35_us, 1750);
+	n = f->port.tx_count;
+	assert_int_equal(framed(f, fw_req4(f->req, UNIT, 0x04, IOB_IR_UNIT_ID, 1), &t), n);
+	assert_int_equal(framed(f, fw_req4(f->req, 42, 0x04, IOB_IR_UNIT_ID, 2), &t), n + 1);
+	assert_int_equal(f->port.tx[0], 42);
+	assert_int_equal(mb_get_be16(f->port.tx + 3), 42);
+	assert_int_equal(mb_get_be16(f->port.tx + 5), 1152);
+	assert_int_equal(req(f, fw_req4(f->req, 42, 0x04, IOB_IR_STATUS, 1)), MB_OK);
+	assert_int_equal(mb_get_be16(f->port.tx + 3), 0); /* no defaults, nothing pending */
+
+	/* And back, over the new unit id: unit 1 at 9600 after the next reset. */
+	assert_int_equal(req(f, fw_req4(f->req, 42, 0x06, IOB_HR_UNIT_ID, 1)), MB_OK);
+	assert_int_equal(req(f, fw_req4(f->req, 42, 0x06, IOB_HR_BAUD_100, 96)), MB_OK);
+	assert_int_equal(req(f, fw_req4(f->req, 42, 0x06, IOB_HR_COMMIT, IOB_COMMIT_MAGIC)),
+			 MB_OK);
+	iob_init(&f->b, &fake_port_ops, &f->port);
+	assert_int_equal(iob_baud(&f->b), 9600);
+	assert_int_equal(f->b.rtu.t35_us, 4011);
+	assert_int_equal(read_reg(f, 0x04, IOB_IR_UNIT_ID), 1);
 }
 
 static void settings_out_of_range_and_bad_commit_are_refused(void **state)
@@ -515,6 +596,7 @@ int main(void)
 	    T(fire_loop_filter_ignores_glitch_and_long_debounce),
 	    T(fire_loop_open_at_boot_opens_within_50ms),
 	    T(unit_id_and_baud_commit_to_eeprom_and_apply_after_reset),
+	    T(unit_id_and_baud_set_one_by_one_apply_only_once_committed_and_reset),
 	    T(settings_out_of_range_and_bad_commit_are_refused),
 	    T(corrupt_eeprom_falls_back_to_defaults_and_says_so),
 	    T(diagnostic_counters_and_version_are_in_input_registers),
