@@ -31,6 +31,9 @@
  *   pass_delay MS|never  the turnstile model's walk-in delay
  *   pass_hold MS         how long the pass sensor stays active
  *   time                 print "time t=US"
+ *   reset                an external reset of the MCU (as the reset pin or a
+ *                        power blip); the EEPROM keeps its content; prints
+ *                        "reset t=US"
  *   quit                 (or end of input)
  * Events on stdout:
  *   out t=US mask=0xMM open_a=0 ...   outputs changed (first line: at reset)
@@ -265,6 +268,25 @@ static void sim_command(char *line)
 		sim.quit = 1;
 	} else if (!strcmp(cmd, "time")) {
 		printf("time t=%llu\n", sim_now_us());
+	} else if (!strcmp(cmd, "reset")) {
+		avr_reset(sim.avr);
+		/*
+		 * The reset clears the PIN registers but not the IRQ values, so a
+		 * plain raise of the same level is filtered out: toggle each input
+		 * back to the level our optos hold, before the next instruction.
+		 */
+		for (n = 0; n < IOB_IN_COUNT; n++) {
+			avr_irq_t *irq = avr_io_getirq(sim.avr,
+						       AVR_IOCTL_IOPORT_GETIRQ(sim_inputs[n].port),
+						       sim_inputs[n].bit);
+			uint32_t level = (sim.inputs >> n) & 1 ? 0 : 1;
+
+			avr_raise_irq(irq, !level);
+			avr_raise_irq(irq, level);
+		}
+		sim.xon = 1;
+		sim.rx_len = 0; /* a frame cut by the reset is lost, as on a wire */
+		printf("reset t=%llu\n", sim_now_us());
 	} else if (!strcmp(cmd, "in") && a1 && a2 && (n = sim_input_by_name(a1)) >= 0) {
 		sim_set_input(n, atoi(a2) != 0);
 	} else if (!strcmp(cmd, "pulse_in") && a1 && a2 && (n = sim_input_by_name(a1)) >= 0) {

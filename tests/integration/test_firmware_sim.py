@@ -229,3 +229,40 @@ def test_host_port_and_avr_answer_identically():
     assert all(a is not None for a in avr)
     for pdu, a, h in zip(SEQUENCE, avr, host):
         assert a == h, f"request {pdu.hex()}: avr {a.hex()} host {h.hex() if h else None}"
+
+
+def test_unit_id_and_baud_changed_over_modbus_apply_after_a_reset():
+    """Committed to the AVR's EEPROM over Modbus, kept through a reset; the board
+    then answers only as the new unit, and its UART runs at the new baud: the
+    same request takes about twice as long in simulated time at 9600 as at 19200."""
+    r = Rig()  # paced: the master's own delays stay small next to the line's
+    m = Master(r.pty)
+    try:
+        m.wait_ready()
+
+        def sim_us_of_a_read():
+            t = r.now_us()
+            assert m.read_regs(4, 0, 16)
+            return r.now_us() - t
+
+        fast = min(sim_us_of_a_read() for _ in range(5))
+        regs = struct.pack(">BHHBHHH", 16, 10, 3, 6, 9, 96, 0xA5C3)
+        assert m.request(regs) == regs[:5]
+        assert m.read_regs(4, 14, 2) == [1, 192]  # in use until the reset
+        assert m.read_regs(4, IR_STATUS, 1)[0] & 0x10  # config pending
+        start = r.mark()
+        r.send("reset")
+        r.wait_line(r"^reset ", start)
+        assert all(mask == 0 for _, mask in r.outs(start)), "nothing pulses at the reset"
+        assert m.request(struct.pack(">BHH", 4, 14, 2), unit=1) is None  # old unit: silence
+        m.unit = 9
+        m.wait_ready()
+        assert m.read_regs(4, 14, 2) == [9, 96]
+        assert m.read_regs(4, IR_STATUS, 1)[0] == 0
+        slow = min(sim_us_of_a_read() for _ in range(5))
+        # 8 + 37 bytes on the wire, 11 bits each: 25.8 ms at 19200, 51.6 ms at 9600
+        print(f"16-register read, simulated: {fast} us at 19200, {slow} us at 9600")
+        assert 1.5 <= slow / fast <= 2.5, (fast, slow)
+    finally:
+        m.close()
+        r.close()
