@@ -1,8 +1,10 @@
 """The attendant's console as a person uses it: tmux runs `turnstilectl console`,
 send-keys presses keys, capture-pane reads the screen (80x24, UTF-8).
 
-Every test saves the screens it looked at under the pytest tmp dir and prints
-their paths (run pytest with -s to see them).
+Every test saves the screens it looked at under the pytest tmp dir and, to keep
+them after the run, under $TS_BUILD_DIR/console-screens/ (TEST-NAME-LABEL.txt),
+and prints their paths (run pytest with -s to see them); a screen that did not
+show what a test waited for is saved and printed in the failure.
 """
 import os
 import shutil
@@ -11,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import TURNSTILECTL, wait_until
+from conftest import BUILD, TURNSTILECTL, wait_until
 
 TMUX = shutil.which("tmux")
 UTF8 = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
@@ -61,8 +63,13 @@ class Console:
     def save(self, label):
         self.shots += 1
         path = self.daemon.dir / f"screen-{self.name}-{self.shots:02d}-{label}.txt"
-        path.write_text(self.screen())
-        print(f"console screen saved: {path}")
+        text = self.screen()
+        path.write_text(text)
+        test = os.environ.get("PYTEST_CURRENT_TEST", "console").split("::")[-1].split(" ")[0]
+        kept = BUILD / "console-screens" / f"{test}-{self.name}-{self.shots:02d}-{label}.txt"
+        kept.parent.mkdir(exist_ok=True)
+        kept.write_text(text)
+        print(f"console screen saved: {path} and {kept}")
         return path
 
     def dead(self):
