@@ -8,11 +8,15 @@ any status, garbage, huge body, redirect to another host, wrong or untrusted
 certificate), and records every request it received (`requests`) so that tests
 can prove a forged link never caused one.
 
-Run as a program it serves the spec's sample certificates for the demo:
+Run as a program it serves the demo's sample certificates (`DEMO`: the spec's
+valid ones for each link form, an expired, a not found, a cancelled one, a
+portal outage, and a forged link that must cause no request):
     /usr/bin/python3 tests/integration/fake_portal.py DIR [PORT]
-prints the base URL and the CA file to put into [gosuslugi].
+prints the base URL and the CA file to put into [gosuslugi], then one line per
+sample, "scan NAME PAYLOAD", and writes the same to DIR/samples.tsv.
 """
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -124,10 +128,15 @@ def make_pki(d: Path):
 
 @dataclass
 class Answer:
+    """One scripted answer. mode misbehaves at the transport level: "stream" sends
+    the body without Content-Length and closes (only the client's own cap stops a
+    huge one), "short" promises twice the body's length and closes after it (a
+    truncated transfer), "hangup" closes without answering at all."""
     status: int = 200
     body: bytes = b"{}"
     delay: float = 0.0
     headers: dict = field(default_factory=dict)
+    mode: str = ""
 
 
 def answer_json(obj, status=200, delay=0.0):
@@ -143,20 +152,61 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         portal = self.server.portal
+        t0 = time.monotonic()
+        rec = {"path": self.path, "headers": dict(self.headers), "peer": self.client_address}
         with portal.lock:
-            portal.requests.append({"path": self.path, "headers": dict(self.headers)})
+            portal.requests.append(rec)
             ans = portal.routes.get(self.path, portal.default)
         if ans.delay:
             time.sleep(ans.delay)
         try:
-            self.send_response(ans.status)
-            for k, v in ans.headers.items():
-                self.send_header(k, v)
-            self.send_header("Content-Length", str(len(ans.body)))
-            self.end_headers()
-            self.wfile.write(ans.body)
+            self._answer(ans)
         except (ConnectionError, ssl.SSLError, OSError):
-            pass  # the client gave up (deadline, body cap): that is the point
+            self.close_connection = True  # the client gave up (deadline, body cap)
+        # The portal's own share of the round trip, for the benchmark.
+        rec["server_s"] = time.monotonic() - t0 - ans.delay
+
+    def _answer(self, ans):
+        if ans.mode == "hangup":
+            self.close_connection = True
+            return
+        self.send_response(ans.status)
+        for k, v in ans.headers.items():
+            self.send_header(k, v)
+        if ans.mode == "stream":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            length = len(ans.body) * (2 if ans.mode == "short" else 1)
+            self.send_header("Content-Length", str(length))
+            if ans.mode == "short":
+                self.close_connection = True
+        self.end_headers()
+        for i in range(0, len(ans.body), 65536):
+            self.wfile.write(ans.body[i:i + 65536])
+
+
+class _Server(ThreadingHTTPServer):
+    """TLS handshakes run in each connection's thread, not in accept(), and the
+    listen backlog is deep: a hundred clients may connect at once."""
+    request_queue_size = 256
+    daemon_threads = True
+
+    def finish_request(self, request, client_address):
+        # As production servers do: with Nagle the body waits behind the headers for
+        # the client's delayed ACK, 40 ms per answer, which would swamp the benchmark.
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that refuses our certificate: what some tests want
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
+
+    def handle_error(self, request, client_address):
+        pass
 
 
 class FakePortal:
@@ -167,9 +217,8 @@ class FakePortal:
         self.default = answer_json({}, status=404)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(pki / f"{cert}.crt", pki / f"{cert}.key")
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = _Server(("127.0.0.1", port), _Handler)
+        self.httpd.ssl_context = ctx
         self.httpd.portal = self
         self.port = self.httpd.server_address[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
@@ -198,14 +247,51 @@ class FakePortal:
         self.route(api_vaccine(UUID_VALID), answer_json(v1()))
         return self
 
+    def serve_demo(self):
+        self.serve_samples()
+        for _, _, path, ans in DEMO:
+            if path:
+                self.route(path, ans)
+        return self
+
+
+UNRZ_EXPIRED, UNRZ_CANCELLED = "8000000000000002", "7000000000000004"
+UUID_NOT_FOUND = "00000000-0000-4000-8000-000000000003"
+UUID_OUTAGE = "00000000-0000-4000-8000-000000000005"
+RECOVERY_ATTRS = [
+    {"type": "date", "title": "Дата выздоровления", "entitle": "Recovery date",
+     "value": "01.06.2021", "envalue": "01.06.2021", "order": 1},
+    {"type": "date", "title": "Действует до", "entitle": "Valid until",
+     "value": "01.12.2021", "envalue": "01.12.2021", "order": 2},
+    dict(FIO, order=3, envalue="I***** P***"), dict(PASSPORT, order=4), dict(BIRTH, order=6)]
+# (name, payload, API path or None, answer): what the demo offers to scan.
+DEMO = [
+    ("valid-status", qr_status(UUID_VALID), None, None),
+    ("valid-verify", qr_verify(UNRZ_VALID), None, None),
+    ("valid-vaccine", qr_vaccine(UUID_VALID), None, None),
+    ("expired", qr_verify(UNRZ_EXPIRED), api_check(UNRZ_EXPIRED),
+     answer_json(items(dict(item("ILLNESS_FACT", "3", "01.12.2021", RECOVERY_ATTRS),
+                            unrzFull=UNRZ_EXPIRED,
+                            title="Сведения о перенесенном заболевании COVID-19")))),
+    ("not-found", qr_status(UUID_NOT_FOUND), api_status(UUID_NOT_FOUND),
+     answer_json({"isCertFound": False, "attrs": []})),
+    ("cancelled", qr_verify(UNRZ_CANCELLED), api_check(UNRZ_CANCELLED),
+     answer_json(items(dict(item("TEMPORARY_CERT", "CANCELED"), unrzFull=UNRZ_CANCELLED)))),
+    ("outage", qr_status(UUID_OUTAGE), api_status(UUID_OUTAGE),
+     answer_json(flat_v3(found=False, unavailable=True))),
+    ("forged", "https://www.gosuslugi.ru.evil.example/covid-cert/status/" + UUID_VALID, None,
+     None),
+]
+
 
 if __name__ == "__main__":
     pki = make_pki(Path(sys.argv[1]))
     p = FakePortal(pki, port=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
-    p.serve_samples().start()
+    p.serve_demo().start()
+    (pki / "samples.tsv").write_text("".join(f"{n}\t{q}\n" for n, q, _, _ in DEMO))
     print(f"base_url = {p.base_url}\nca_file = {pki / 'ca.crt'}", flush=True)
-    for form in (qr_status(UUID_VALID), qr_verify(UNRZ_VALID), qr_vaccine(UUID_VALID)):
-        print(f"scan: {form}", flush=True)
+    for name, payload, _, _ in DEMO:
+        print(f"scan {name} {payload}", flush=True)
     try:
         p.thread.join()
     except KeyboardInterrupt:

@@ -3,14 +3,16 @@ loopback HTTPS (fake_portal.py), TLS verification on, the test CA trusted via
 gosuslugi.ca_file. Each test says what it proves in its name."""
 import json
 import sqlite3
+import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import wait_until
-from fake_portal import (CK, UNRZ_VALID, UUID_VALID, Answer, FakePortal, answer_json, api_check,
-                         api_status, api_vaccine, flat_v3, item, items, make_pki, qr_status,
-                         qr_vaccine, qr_verify)
+from conftest import BUILD, SOURCE, wait_until
+from fake_portal import (BIRTH, CK, FIO, PASSPORT, UNRZ_VALID, UUID_VALID, Answer, FakePortal,
+                         answer_json, api_check, api_status, api_vaccine, flat_v3, item, items,
+                         make_pki, qr_status, qr_vaccine, qr_verify, v1)
 
 LANES = """
 [lane.second]
@@ -47,7 +49,7 @@ def lane(d, name="main"):
     return d.ctl_json("status", name)["lanes"][0]
 
 
-def wait_verdict(d, name="main", timeout=6.0):
+def wait_verdict(d, name="main", timeout=10.0):
     """The lane's check once the verifier answered (state past verifying)."""
     def done():
         ln = lane(d, name)
@@ -61,12 +63,19 @@ def edges(d, name="main"):
 
 
 def journal(d, sql, *args):
-    time.sleep(0.2)  # non-grant rows are committed within daemon.flush
-    con = sqlite3.connect(d.db)
+    """Rows of a query, polled for up to 3 s: non-grant rows are committed within
+    daemon.flush, later on a busy machine."""
+    def rows():
+        con = sqlite3.connect(d.db)
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+    time.sleep(0.2)
     try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+        return wait_until(rows, 3.0, "journal rows")
+    except AssertionError:
+        return rows()
 
 
 FORMS = [
@@ -158,19 +167,43 @@ FORGED = [
     "https://www.gosuslugi.ru/covid-cert/status/" + UUID_VALID + "?lang=ru&x=1",
     "https://xn--80ajghhoc2aj1c8b.xn--p1ai/covid-cert/status/" + UUID_VALID,
     f"https://www.gosuslugi.ru/covid-cert/verify/{UNRZ_VALID}?ck={CK}&lang=ru",
+    # one of each remaining reject class of the spec, over all three forms
+    f"https://www.gosuslugi.ru/vaccine/cert/verify/unrz/{UNRZ_VALID}",  # switch off
+    "http://www.gosuslugi.ru/vaccine/cert/verify/" + UUID_VALID,
+    "https://g0suslugi.cf/vaccine/cert/verify/" + UUID_VALID,
+    "https://skdco.github.io/covid-cert/status/" + UUID_VALID,
+    "https://www.gosuslugi.ru/covid-cert/status/" + UUID_VALID + "/",
+    "https://www.gosuslugi.ru/covid-cert/status/" + UUID_VALID + "#ok",
+    "https://www.gosuslugi.ru/covid%2Dcert/status/" + UUID_VALID,
+    "https://www.gosuslugi.ru/covid-cert/status/00000000-0000-4000-8000-00000000000A",
+    f"https://www.gosuslugi.ru/covid-cert/verify/{UNRZ_VALID}?lang=ru",
+    f"https://www.gosuslugi.ru/covid-cert/verify/{UNRZ_VALID}?lang=ru&ck={CK}&x=1",
 ]
 
 
 def test_forged_links_are_refused_without_any_request(daemon_factory, portal, pki):
     d = start(daemon_factory, portal, pki)
-    for payload in FORGED:
-        d.wait_state("idle")
-        d.ctl_ok("scan", "main", payload)
-        ln = wait_verdict(d)
+    names = ("main", "second", "third")  # in turn, so that no scan waits out a denial
+    for i, payload in enumerate(FORGED):
+        name = names[i % 3]
+        wait_until(lambda: lane(d, name)["state"] == "idle", 10.0, f"lane {name} idle")
+        d.ctl_ok("scan", name, payload)
+        ln = wait_verdict(d, name)
         assert (ln["state"], ln["check"]["verdict"]) == ("denied", "forged"), (payload, ln)
         assert "not a Gosuslugi code" in ln["check"]["reason"], ln
+    # Homoglyphs, control characters and over-long payloads do not even get past the scan.
+    for payload in ("https://www.g\u043esuslugi.ru/covid-cert/status/" + UUID_VALID,
+                    qr_status(UUID_VALID) + "\t",
+                    qr_status(UUID_VALID) + "?lang=ru&" + "x" * 450):
+        code, _, _ = d.ctl("scan", "main", payload)
+        assert code != 0, payload
+    # An ordinary code that is no link at all is "unknown", and goes nowhere either.
+    d.wait_state("idle")
+    d.ctl_ok("scan", "main", "GYM-404")
+    ln = wait_verdict(d)
+    assert (ln["state"], ln["check"]["verdict"]) == ("denied", "unknown"), ln
     assert portal.paths() == [], "a forged link caused a request to the portal"
-    assert edges(d)["open_a"] == 0
+    assert all(edges(d, n)["open_a"] == 0 and edges(d, n)["open_b"] == 0 for n in names)
 
 
 MISBEHAVE = [
@@ -186,6 +219,13 @@ MISBEHAVE = [
     ("redirect_other_host", Answer(302, b"", 0, {"Location": "https://evil.example/x"}),
      "redirect"),
     ("slow_past_deadline", answer_json(flat_v3(), delay=3.0), "in time"),
+    ("huge_body_without_length", Answer(200, b'{"x":"' + b"A" * (10 << 20) + b'"}',
+                                        mode="stream"), "too large"),
+    ("truncated_transfer", Answer(200, json.dumps(flat_v3()).encode(), mode="short"),
+     "unreachable"),
+    ("hangup_without_answer", Answer(mode="hangup"), "unreachable"),
+    ("http_502_with_valid_body", answer_json(flat_v3(), status=502), "502"),
+    ("redirect_same_host", Answer(301, b"", 0, {"Location": api_status(UUID_VALID)}), "redirect"),
 ]
 
 
@@ -200,6 +240,18 @@ def test_portal_misbehaviour_is_unavailable_and_never_opens(daemon_factory, port
     assert why in ln["check"]["reason"], ln
     assert edges(d)["open_a"] == 0 and edges(d)["open_b"] == 0
     assert "SECRET-GARBAGE-BODY" not in d.log.read_text()
+    # No redirect is followed, not even to the portal's own host.
+    assert portal.paths() == [api_status(U2)], portal.paths()
+
+
+def test_portal_not_listening_is_unavailable(daemon_factory, portal, pki):
+    d = start(daemon_factory, portal, pki)
+    portal.stop()
+    d.ctl_ok("scan", "main", qr_status(UUID_VALID))
+    ln = wait_verdict(d)
+    assert (ln["state"], ln["check"]["verdict"]) == ("denied", "unavailable"), ln
+    assert "cannot connect" in ln["check"]["reason"], ln
+    assert edges(d)["open_a"] == 0
 
 
 @pytest.mark.parametrize("cert,why", [("wronghost", "TLS"), ("untrusted", "TLS")])
@@ -290,3 +342,151 @@ def test_v4_and_v2_fallback_switches_pick_the_spec_paths(daemon_factory, portal,
     d.ctl_ok("scan", "main", qr_status(U2))
     assert wait_verdict(d)["check"]["verdict"] == "valid"
     assert portal.paths()[1:] == [api_status(U2), f"/api/covid-cert/v2/cert/status/{U2}?lang=ru"]
+
+
+def test_unrz_form_asks_the_v1_unrz_path_only_when_enabled(daemon_factory, portal, pki):
+    d = start(daemon_factory, portal, pki, extra="allow_unrz_form = yes")
+    path = f"/api/vaccine/v1/cert/verify/unrz/{UNRZ_VALID}"
+    portal.route(path, answer_json(v1()))
+    d.ctl_ok("scan", "main", f"https://www.gosuslugi.ru/vaccine/cert/verify/unrz/{UNRZ_VALID}")
+    ln = wait_verdict(d)
+    assert (ln["state"], ln["check"]["verdict"]) == ("await_attendant", "valid"), ln
+    assert ln["check"]["holder"]["doc"] == "45** ***678", ln
+    assert portal.paths() == [path]
+
+
+# Holder masks the parser must read by code point: Ё (two bytes in UTF-8) and
+# hyphenated surnames.
+FIO_YO = dict(FIO, value="Ё***** Ж***-К****** А*******")
+FIO_HYPHEN = dict(FIO, value="С*******-Щ***** Ё*** Л*******")
+# (type, status, extra item fields, fio attr, verdict, initials shown)
+STATUSES = [
+    ("VACCINE_CERT", "1", {}, FIO_YO, "valid", "Ё. Ж.-К. А."),
+    ("VACCINE_CERT", "0", {}, FIO, "invalid", None),
+    ("VACCINE_CERT", "404", {}, FIO, "not_found", None),
+    ("ILLNESS_FACT", "1", {}, FIO_HYPHEN, "valid", "С.-Щ. Ё. Л."),
+    ("ILLNESS_FACT", "3", {}, FIO, "expired", None),
+    ("ILLNESS_FACT", "2", {}, FIO, "invalid", None),
+    ("TEMPORARY_CERT", "OK", {}, FIO, "valid", "И. П. С."),
+    ("TEMPORARY_CERT", "OK", {"isBeforeValidFrom": True}, FIO, "invalid", None),
+    ("TEMPORARY_CERT", "CANCELED", {}, FIO, "cancelled", None),
+    ("TEMPORARY_CERT", "CANCELLED", {}, FIO, "cancelled", None),
+    ("TEMPORARY_CERT", "EXPIRED", {}, FIO, "expired", None),
+    ("TEMPORARY_CERT", "404", {}, FIO, "not_found", None),
+    ("COVID_TEST", "Отрицательный", {}, FIO, "valid", "И. П. С."),
+    ("COVID_TEST", "ОТРИЦАТЕЛЬНЫЙ", {"expired": "1"}, FIO, "expired", None),
+    ("COVID_TEST", "Положительный", {}, FIO, "invalid", None),
+    ("COVID_TEST", "3", {}, FIO, "expired", None),
+    ("PASSPORT", "1", {}, FIO, "not_found", None),
+]
+
+
+def test_every_status_of_every_certificate_type_through_the_daemon(daemon_factory, portal, pki):
+    """The status rules of spec 5, end to end: the daemon's verdict, the lane state it
+    leads to, and the initials the attendant reads (Ё and hyphens kept whole)."""
+    d = start(daemon_factory, portal, pki)
+    names = ("main", "second", "third")
+    for start_i in range(0, len(STATUSES), 3):
+        batch = list(enumerate(STATUSES[start_i:start_i + 3], start_i))
+        for (i, (type_, status, extra, fio, _, _)), name in zip(batch, names):
+            unrz = f"70000000000000{i:02d}"
+            it = dict(item(type_, status, attrs=[BIRTH, fio, PASSPORT]), unrzFull=unrz, **extra)
+            portal.route(api_check(unrz), answer_json(items(it)))
+            wait_until(lambda: lane(d, name)["state"] == "idle", 10.0, f"lane {name} idle")
+            d.ctl_ok("scan", name, qr_verify(unrz))
+        for (i, (type_, status, _, _, verdict, initials)), name in zip(batch, names):
+            ln = wait_verdict(d, name)
+            c = ln["check"]
+            assert c["verdict"] == verdict, (type_, status, c)
+            if verdict == "valid":
+                assert ln["state"] == "await_attendant", ln
+                assert c["holder"]["initials"] == initials, (type_, status, c)
+                d.ctl_ok("reject", name, c["request_id"])
+            else:
+                assert ln["state"] == "denied" and c["reason"], ln
+    assert all(edges(d, n)["open_a"] == 0 for n in names)
+    assert len(portal.paths()) == len(STATUSES)
+
+
+def test_confirm_reaches_the_output_at_once_while_other_lanes_verify(daemon_factory, portal,
+                                                                    pki):
+    """Four lanes: three wait on a slow portal while the fourth's confirm opens at once."""
+    d = start(daemon_factory, portal, pki, timeout="10s",
+              extra="[lane.fourth]\nio = sim\nattendant_min = 0ms\n")
+    d.ctl_ok("scan", "main", qr_status(UUID_VALID))
+    c = wait_verdict(d)["check"]
+    assert c["verdict"] == "valid", c
+    slow = {"second": "00000000-0000-4000-8000-000000000021",
+            "third": "00000000-0000-4000-8000-000000000022",
+            "fourth": "00000000-0000-4000-8000-000000000023"}
+    for name, uuid in slow.items():
+        portal.route(api_status(uuid), answer_json(flat_v3(), delay=4.0))
+        d.ctl_ok("scan", name, qr_status(uuid))
+    wait_until(lambda: len(portal.paths()) == 4, what="three slow checks in flight")
+    t0 = time.monotonic()
+    d.ctl_ok("confirm", "main", c["request_id"])
+    wait_until(lambda: edges(d)["open_a"] == 1, timeout=3.0, what="open_a after confirm")
+    took = time.monotonic() - t0
+    print(f"confirm -> open_a rising edge with 3 checks in flight: {took * 1000:.0f} ms")
+    assert took < 1.0, f"confirm took {took:.2f} s to reach open_a"
+    assert [lane(d, n)["state"] for n in slow] == ["verifying"] * 3
+    for name in slow:
+        assert wait_verdict(d, name, timeout=10.0)["check"]["verdict"] == "valid"
+
+
+def test_hundred_checks_in_flight_on_one_loop(portal, pki):
+    """The client the daemon uses (gosu_client on sd-event, driven by bench_gosu): 100
+    checks in flight at once against a slow portal all get their answer in about one
+    portal delay, not a hundred, and a 10 ms timer on the same loop keeps firing."""
+    delay = 3.0
+    uuid = "00000000-0000-4000-8000-000000000100"
+    portal.route(api_status(uuid), answer_json(flat_v3(), delay=delay))
+    p = subprocess.run([str(BUILD / "bench_gosu"), "load", portal.base_url, str(pki / "ca.crt"),
+                        qr_status(uuid), "100", "100"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    print(f"100 in flight: {r}")
+    assert r["peak_in_flight"] == 100 and r["verdicts"]["valid"] == 100, r
+    assert len(portal.paths()) == 100
+    assert r["wall_ms"] < (delay + 5.0) * 1000, r
+    assert r["max_loop_lag_ms"] < 2000, r
+
+
+DEMO_VERDICTS = {"valid-status": "valid", "valid-verify": "valid", "valid-vaccine": "valid",
+                 "expired": "expired", "not-found": "not_found", "cancelled": "cancelled",
+                 "outage": "unavailable", "forged": "forged"}
+
+
+def test_demo_portal_samples_give_the_verdicts_the_readme_lists(daemon_factory, tmp_path):
+    """What scripts/demo.sh does: fake_portal.py run as a program, the daemon pointed at
+    it with -D overrides, a qrencode PNG of every sample, every sample scanned."""
+    pdir = tmp_path / "portal"
+    proc = subprocess.Popen([sys.executable, str(SOURCE / "tests/integration/fake_portal.py"),
+                             str(pdir)], stdout=subprocess.PIPE, text=True)
+    try:
+        conf = dict(proc.stdout.readline().strip().split(" = ", 1) for _ in range(2))
+        samples = [ln.split("\t") for ln in (pdir / "samples.tsv").read_text().splitlines()]
+        assert {name for name, _ in samples} == set(DEMO_VERDICTS), samples
+        for name, payload in samples:
+            png = tmp_path / f"{name}.png"
+            subprocess.run(["qrencode", "-o", str(png), payload], check=True)
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        d = daemon_factory(extra=LANES).start("-D", f"gosuslugi.base_url={conf['base_url']}",
+                                              "-D", f"gosuslugi.ca_file={conf['ca_file']}")
+        names = ("main", "second", "third")
+        for i, (name, payload) in enumerate(samples):
+            ln_name = names[i % 3]
+            wait_until(lambda: lane(d, ln_name)["state"] == "idle", 10.0, f"{ln_name} idle")
+            d.ctl_ok("scan", ln_name, payload)
+            ln = wait_verdict(d, ln_name)
+            assert ln["check"]["verdict"] == DEMO_VERDICTS[name], (name, ln)
+            if ln["check"]["verdict"] == "valid":
+                assert ln["check"]["holder"]["initials"] == "И. П. С.", ln
+                d.ctl_ok("reject", ln_name, ln["check"]["request_id"])
+            else:
+                assert ln["state"] == "denied", (name, ln)
+        assert all(edges(d, n)["open_a"] == 0 for n in names)
+    finally:
+        proc.terminate()
+        proc.wait()
