@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 top=$PWD
 scripts/deps.sh
 cmake -S "$top" -B "$top/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$top/build-bench" -j"$(nproc)" --target turnstiled turnstilectl bench_store
+cmake --build "$top/build-bench" -j"$(nproc)" --target turnstiled turnstilectl bench_store bench_gosu
 echo "== scan latency, RSS, idle =="
 /usr/bin/python3 tests/bench/bench_scan.py "$top/build-bench" "${1:-10000}"
 echo "== journal =="
@@ -16,6 +16,8 @@ mkdir -p "$dir"
 "$top/build-bench/bench_store" "$dir"
 echo "== journal: export and verify of 1 M checks (synced per 1000 checks to fill it) =="
 "$top/build-bench/bench_store" "$dir" 1000000 1000
+echo "== Gosuslugi verification overhead over the HTTP round trip =="
+/usr/bin/python3 tests/bench/bench_gosu.py "$top/build-bench" 2000
 echo "== QR decode (camera frames) =="
 if grep -q "ZBAR_FOUND:INTERNAL=1" "$top/build-bench/CMakeCache.txt"; then
 	cmake --build "$top/build-bench" -j"$(nproc)" --target bench_decode
