@@ -419,6 +419,7 @@ static void temporary_cert_ok_cancelled_expired_and_before_valid_from(void **sta
 	expect_item("TEMPORARY_CERT", "OK", "\"validFrom\":\"15.01.2022\",", GOSU_VALID, "valid");
 	expect_item("TEMPORARY_CERT", "CANCELED", "", GOSU_CANCELLED, "certificate cancelled");
 	expect_item("TEMPORARY_CERT", "CANCELLED", "", GOSU_CANCELLED, "certificate cancelled");
+	expect_item("TEMPORARY_CERT", "Canceled", "", GOSU_CANCELLED, "certificate cancelled");
 	expect_item("TEMPORARY_CERT", "EXPIRED", "", GOSU_EXPIRED, "expired 31.12.2099");
 	expect_item("TEMPORARY_CERT", "404", "", GOSU_NOT_FOUND, "certificate not found");
 	expect_item("TEMPORARY_CERT", "ok", "", GOSU_INVALID, "certificate not valid");
@@ -665,6 +666,8 @@ static void initials_come_from_one_to_four_masked_words_by_code_point(void **sta
 	    {"ё**** ж***", "ё. ж."},
 	    {"Р*******-К****** А*** Б***", "Р.-К. А. Б."},
 	    {"Р*******-к****** А***", "Р.-к. А."},
+	    {"С*******-Ё**** И***", "С.-Ё. И."},
+	    {"Ё*****-Ж**** Ё***", "Ё.-Ж. Ё."},
 	    {"Р*******- А***", "Р. А."},
 	    {"  И*****   П***  ", "И. П."},
 	    {"I***** P*** S*********", "I. P. S."},
@@ -816,6 +819,41 @@ static void v1_answer_status_1_is_valid_with_fio_birthdate_and_doc(void **state)
 	expect_v(&r, nostatus, GOSU_UNAVAILABLE, "malformed answer");
 }
 
+static void v1_answer_404_past_expiry_and_outage(void **state)
+{
+	const char *nf = "{\"unrz\":\"9000000000000003\",\"status\":\"404\"}";
+	const char *past = "{\"unrz\":\"9000000000000003\",\"fio\":\"Ё***** П***\","
+			   "\"birthdate\":\"01.02.1980\",\"expiredAt\":\"14.01.2022\","
+			   "\"status\":\"1\"}";
+	const char *down = "{\"unrz\":\"9000000000000003\",\"fio\":\"Ё***** П***\","
+			   "\"birthdate\":\"01.02.1980\",\"serviceUnavailable\":true,"
+			   "\"status\":\"1\"}";
+	struct gosu_result r;
+
+	(void)state;
+	r = parse(GOSU_FORM_VACCINE_UUID, nf);
+	expect_v(&r, nf, GOSU_NOT_FOUND, "certificate not found");
+	r = parse(GOSU_FORM_VACCINE_UUID, past);
+	expect_v(&r, past, GOSU_EXPIRED, "expired 14.01.2022");
+	assert_string_equal(r.initials, "Ё. П.");
+	r = parse(GOSU_FORM_VACCINE_UNRZ, down);
+	expect_v(&r, down, GOSU_UNAVAILABLE, "portal reports service unavailable");
+}
+
+static void flat_answer_reads_attrs_in_either_order(void **state)
+{
+	const char *rev = "{\"certId\":\"1000000000000001\",\"isCertFound\":true,"
+			  "\"expiredAt\":\"31.12.2099\",\"attrs\":[" PASSPORT "," BIRTH "," FIO "]}";
+	struct gosu_result r;
+
+	(void)state;
+	r = parse(GOSU_FORM_STATUS_UUID, rev);
+	expect_v(&r, rev, GOSU_VALID, "valid");
+	assert_string_equal(r.initials, "И. П. С.");
+	assert_string_equal(r.birth_date, "01.02.1980");
+	assert_string_equal(r.doc, "45** ***678");
+}
+
 /* ---- API contract ---- */
 
 static void null_arguments_are_einval_and_names_are_stable(void **state)
@@ -869,6 +907,8 @@ int main(void)
 	    cmocka_unit_test(long_fields_are_truncated_at_code_point_boundaries),
 	    cmocka_unit_test(unreadable_title_falls_back_to_english_and_odd_ids_are_dropped),
 	    cmocka_unit_test(v1_answer_status_1_is_valid_with_fio_birthdate_and_doc),
+	    cmocka_unit_test(v1_answer_404_past_expiry_and_outage),
+	    cmocka_unit_test(flat_answer_reads_attrs_in_either_order),
 	    cmocka_unit_test(null_arguments_are_einval_and_names_are_stable),
 	};
 
