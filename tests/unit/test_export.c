@@ -334,6 +334,135 @@ static void filters_take_half_open_time_range_and_lane_in_check_id_order(void **
 	assert_string_equal(ids, "");
 }
 
+/* The export's records as the check_export view and an independent query give them:
+ * time as local ISO 8601 (TZ is MSK-3 here), reason from json_extract, and every row
+ * of the check by id. */
+static char *view_csv(sqlite3 *db, const char *lane, int64_t since, int64_t until)
+{
+	static const char sql[] =
+	    "SELECT check_id || ',' || strftime('%Y-%m-%dT%H:%M:%f', time / 1000.0, 'unixepoch',"
+	    " 'localtime') || '+03:00,' || lane || ',' || source || ',' || code_kind || ','"
+	    " || verdict || ',' || attendant || ',' || gate || ',' || grant_dir || ','"
+	    " || COALESCE(request_id, '') || ','"
+	    " || COALESCE(json_extract(verdict_detail, '$.reason'), '') || ','"
+	    " || (SELECT group_concat(id || ':' || hash, ' ') FROM (SELECT id, hash FROM journal j"
+	    " WHERE j.id = v.check_id OR j.check_id = v.check_id ORDER BY j.id))"
+	    " FROM check_export v WHERE (?1 IS NULL OR lane = ?1) AND time >= ?2 AND time < ?3"
+	    " ORDER BY check_id";
+	sqlite3_stmt *stmt;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	fputs("check_id,time,lane,source,code_kind,verdict,attendant,gate,grant_dir,request_id,"
+	      "reason,row_hashes\r\n",
+	      out);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	if (lane)
+		sqlite3_bind_text(stmt, 1, lane, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, until);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		fprintf(out, "%s\r\n", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	assert_int_equal(fclose(out), 0);
+	return buf;
+}
+
+static void assert_same_text(const char *got, const char *want)
+{
+	size_t i = 0;
+
+	while (got[i] && got[i] == want[i])
+		i++;
+	if (got[i] || want[i])
+		fail_msg("differs at byte %zu:\n got: %.200s\nwant: %.200s", i, got + i, want + i);
+}
+
+/* Lanes at work at once interleave their checks' rows; some checks stay open for
+ * long (an attendant who takes their time, a gate result after a restart), longer
+ * than the export's window of open checks. */
+static void interleaved_and_long_open_checks_export_as_the_view_defines_them(void **state)
+{
+	static const char *const lanes[] = {"L1", "L2", "L3", "L4"};
+	static const char *const steps[] = {"verdict", "attendant", "grant", "gate"};
+	static const char *const values[4][3] = {{"valid", "expired", "used"},
+						 {"confirmed", "rejected", "timeout"},
+						 {"a", "b", "a"},
+						 {"passed", "not_passed", "passed"}};
+	struct fixture *f = *state;
+	int64_t open[4] = {0}, late[5] = {0};
+	int left[4] = {0}, nlate = 0;
+	unsigned seed = 7;
+	char *got, *want;
+	uint64_t rows = 0;
+
+	for (int i = 0; i < 6000; i++) {
+		int l = (int)(rand_r(&seed) % 4);
+
+		if (i >= 5500 && i - 5500 < nlate * 50 && (i - 5500) % 50 == 0)
+			assert_int_equal(store_append_step(f->store, late[(i - 5500) / 50], 1000 + i,
+							   "L1", "abort", "restart", NULL),
+					 0);
+		if (!left[l]) {
+			char req[16];
+
+			snprintf(req, sizeof(req), "r%d", i);
+			assert_int_equal(store_append_scan(f->store, 1000 + i, lanes[l], "s", "qr",
+							   NULL, req, NULL, &open[l]),
+					 0);
+			left[l] = (int)(rand_r(&seed) % 5);
+			/* Now and then a check whose last step comes thousands of rows (over
+			 * a thousand checks) later. */
+			if (i / 400 >= nlate && nlate < 5)
+				late[nlate++] = open[l];
+			continue;
+		}
+		{
+			int k = 4 - left[l], v = (int)(rand_r(&seed) % 3);
+			char detail[64];
+
+			snprintf(detail, sizeof(detail), "{\"reason\":\"why %d\",\"n\":%d}", i, v);
+			assert_int_equal(store_append_step(f->store, open[l], 1000 + i, lanes[l],
+							   steps[k], values[k][v],
+							   k == 0 ? detail : NULL),
+					 0);
+			left[l]--;
+		}
+		if (i % 97 == 0)
+			assert_int_equal(
+			    store_append_event(f->store, 1000 + i, lanes[l], "mode_change", NULL, NULL),
+			    0);
+	}
+	open_export_db(f);
+
+	got = export_to_string(f->db, &all, EXPORT_CSV, &rows);
+	want = view_csv(f->db, NULL, INT64_MIN, INT64_MAX);
+	assert_true(rows > 1500);
+	assert_same_text(got, want);
+	free(got);
+	free(want);
+
+	got = export_to_string(f->db, &(struct export_filter){INT64_MIN, INT64_MAX, "L3", NULL},
+			       EXPORT_CSV, &rows);
+	want = view_csv(f->db, "L3", INT64_MIN, INT64_MAX);
+	assert_true(rows > 300);
+	assert_same_text(got, want);
+	free(got);
+	free(want);
+
+	/* A time range that starts after the first long-open check and ends before
+	 * its last row. */
+	got = export_to_string(f->db, &(struct export_filter){1500, 5000, NULL, NULL}, EXPORT_CSV,
+			       &rows);
+	want = view_csv(f->db, NULL, 1500, 5000);
+	assert_true(rows > 800);
+	assert_same_text(got, want);
+	free(got);
+	free(want);
+}
+
 static void write_error_on_the_output_gives_eio(void **state)
 {
 	struct fixture *f = *state;
@@ -505,6 +634,8 @@ int main(void)
 		jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		filters_take_half_open_time_range_and_lane_in_check_id_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		interleaved_and_long_open_checks_export_as_the_view_defines_them, setup, teardown),
 	    cmocka_unit_test_setup_teardown(write_error_on_the_output_gives_eio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(export_memory_stays_flat_as_the_journal_grows, setup,
 					    teardown),
