@@ -26,7 +26,8 @@
  * which the fire override may force off);
  * nothing is energised after reset or a watchdog trip until the host writes
  * an output; the watchdog trips on time; a fire loop open for 20 ms forces
- * both directions open; settings stay in range; the config-pending bit says
+ * both directions open; an input level is taken after exactly its debounce
+ * time in a row and its counter counts exactly the debounced rising edges; settings stay in range; the config-pending bit says
  * whether the EEPROM holds settings other than those in use.
  */
 #include <stdbool.h>
@@ -65,6 +66,7 @@ static struct {
 	bool armed;		  /* an output write was served since reset or the last trip */
 	uint32_t idle_ticks;	  /* ms since the last valid request addressed to the board */
 	uint32_t loop_open_ticks; /* ms the raw fire loop has been open in a row */
+	uint32_t differ_ticks[IOB_IN_COUNT]; /* ms each raw input has differed from its state */
 	size_t size;
 } fz;
 
@@ -358,13 +360,35 @@ static void board_reset(void)
 	fz.armed = false;
 	fz.idle_ticks = 0;
 	fz.loop_open_ticks = 0;
+	memset(fz.differ_ticks, 0, sizeof(fz.differ_ticks));
+}
+
+/* One input across a tick: a level is taken after exactly its debounce time of
+ * ticks in a row (at least one), and counted when it rises. */
+static void check_input(int i, uint8_t raw, uint8_t before, uint16_t count_before, uint8_t limit)
+{
+	uint8_t bit = (uint8_t)(1u << i), after = fz.b.in_state;
+	bool toggled = (before ^ after) & bit;
+
+	fz.differ_ticks[i] = (raw ^ before) & bit ? fz.differ_ticks[i] + 1 : 0;
+	CHECK(toggled == (fz.differ_ticks[i] >= (limit ? limit : 1)),
+	      "input taken before or after its debounce time");
+	if (toggled)
+		fz.differ_ticks[i] = 0;
+	CHECK(fz.b.in_count[i] == (uint16_t)(count_before + (toggled && (after & bit))),
+	      "edge counter differs from the debounced rising edges");
 }
 
 static void tick(void)
 {
-	uint16_t trips = fz.b.wdt_trips;
+	uint16_t trips = fz.b.wdt_trips, counts[IOB_IN_COUNT];
+	uint8_t raw = fz.port.inputs, before = fz.b.in_state, debounce = fz.b.debounce_ms;
 
+	memcpy(counts, fz.b.in_count, sizeof(counts));
 	iob_tick_1ms(&fz.b);
+	for (int i = 0; i < IOB_IN_COUNT; i++)
+		check_input(i, raw, before, counts[i],
+			    i == IOB_IN_FIRE_LOOP_OK ? IOB_FIRE_DEBOUNCE_MS : debounce);
 	fz.ticks++;
 	fz.idle_ticks++;
 	fz.loop_open_ticks = fz.port.inputs & LOOP_OK ? 0 : fz.loop_open_ticks + 1;
