@@ -8,9 +8,10 @@
  *
  * Group commit: an append opens a write transaction if none is open and inserts;
  * store_sync() commits it, and with synchronous=FULL in WAL mode the commit is an
- * fsync of the WAL. Whether rows are pending is simply "a transaction is open"
- * (sqlite3_get_autocommit), which stays right when SQLite rolls a transaction back
- * by itself after SQLITE_FULL or an I/O error.
+ * fsync of the WAL. A commit never checkpoints: past STORE_CKPT_PAGES the wal hook
+ * wakes the thread of walckpt.c, which does. Whether rows are pending is simply "a
+ * transaction is open" (sqlite3_get_autocommit), which stays right when SQLite
+ * rolls a transaction back by itself after SQLITE_FULL or an I/O error.
  *
  * Failure model: a commit that fails is rolled back and reported, so the rows
  * appended since the last successful sync are lost. The daemon syncs every grant
@@ -27,6 +28,7 @@
 #include "store.h"
 #include "audit.h"
 #include "schema.h"
+#include "walckpt.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +40,10 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_KEY_NAME "code_hash_key"
+/* WAL size (pages) past which commits wake the checkpoint thread (SQLite's default
+ * limit), and the size at which a commit checkpoints by itself after all. */
+#define STORE_CKPT_PAGES 1000
+#define STORE_WAL_MAX_PAGES (4 * STORE_CKPT_PAGES)
 
 enum store_stmt {
 	STMT_BEGIN,
@@ -73,6 +79,10 @@ struct store {
 	char errmsg[256];
 	int64_t tail_id;                      /* last row of the chain, 0: empty */
 	char tail_hash[AUDIT_HASH_HEX_LEN + 1]; /* its hash, AUDIT_GENESIS when empty */
+	struct walckpt *ckpt;                 /* checkpoints, off the committing thread */
+	int ckpt_asked_at;                    /* WAL pages at the last request */
+	uint64_t commits, inline_checkpoints;
+	int wal_peak;                         /* most WAL pages seen after a commit */
 };
 
 static int store_errno(int rc)
@@ -398,10 +408,40 @@ error:
 	return r;
 }
 
+/* SQLite's wal hook, after each commit: replaces the automatic checkpoint, which
+ * would run inside this commit (walckpt.h). The thread is asked again only after
+ * another quarter of the limit, so a busy journal does not keep it syncing.
+ *
+ * The WAL starts over only when a write transaction begins after a checkpoint
+ * that copied all of it. Commits that never pause can keep the thread from ever
+ * catching up; past STORE_WAL_MAX_PAGES this commit finishes the checkpoint (as
+ * SQLite's own hook would do at every limit), so the WAL stays bounded. */
+static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *store = arg;
+
+	if (pages > store->wal_peak)
+		store->wal_peak = pages;
+	if (pages < store->ckpt_asked_at) /* the WAL started over */
+		store->ckpt_asked_at = 0;
+	if (pages >= STORE_WAL_MAX_PAGES) {
+		if (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+		    SQLITE_OK)
+			store->inline_checkpoints++;
+	} else if (pages >= STORE_CKPT_PAGES &&
+		   pages - store->ckpt_asked_at >= STORE_CKPT_PAGES / 4) {
+		store->ckpt_asked_at = pages;
+		walckpt_request(store->ckpt);
+	}
+	return SQLITE_OK;
+}
+
 static void store_teardown(struct store *store)
 {
 	for (int i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(store->stmt[i]);
+	/* Before the last close, which checkpoints what is left and removes the WAL. */
+	walckpt_stop(store->ckpt);
 	sqlite3_close(store->db);
 	explicit_bzero(store->key, sizeof(store->key));
 	free(store);
@@ -455,6 +495,12 @@ int store_open(struct store **out, const char *path)
 			goto error;
 		}
 	}
+	r = walckpt_start(&store->ckpt, path);
+	if (r < 0) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "cannot start the checkpoint thread");
+		goto error;
+	}
+	sqlite3_wal_hook(store->db, store_wal_hook, store);
 
 	*out = store;
 	return 0;
@@ -628,6 +674,8 @@ int store_sync(struct store *store)
 	if (sqlite3_get_autocommit(store->db))
 		return 0;
 	r = store_step_done(store, STMT_COMMIT);
+	if (r == 0)
+		store->commits++;
 	if (r < 0 && !sqlite3_get_autocommit(store->db)) {
 		/* A COMMIT that failed with BUSY leaves the transaction open; we roll
 		 * back so the next append starts clean and the loss is reported once. */
@@ -635,6 +683,18 @@ int store_sync(struct store *store)
 		sqlite3_reset(store->stmt[STMT_ROLLBACK]);
 	}
 	return r;
+}
+
+void store_stats(struct store *store, struct store_stats *out)
+{
+	struct walckpt_stats ws;
+
+	walckpt_stats(store->ckpt, &ws);
+	*out = (struct store_stats){.commits = store->commits,
+				    .checkpoints = ws.runs,
+				    .inline_checkpoints = store->inline_checkpoints,
+				    .wal_peak_pages = store->wal_peak,
+				    .checkpoint_error = ws.last_error};
 }
 
 int store_recently_granted(struct store *store, const char *code_hash, int64_t since_ms)

@@ -8,7 +8,8 @@
  * Group commit: store_append_* rows go into an open transaction; store_sync()
  * commits it durably. A grant is appended and synced before the relay moves;
  * other rows are synced by the daemon's flush timer (store_pending() says when
- * one is needed) or by the next grant. Every function returns 0 or a negative
+ * one is needed) or by the next grant. WAL checkpoints run on a thread of their own
+ * (walckpt.h), never inside a commit. Every function returns 0 or a negative
  * errno (-EIO for SQLite errors, -ENOSPC for a full disk, -EROFS for a read-only
  * file); nothing here logs or exits. store_errmsg() gives SQLite's last words.
  */
@@ -47,6 +48,16 @@ int store_append_event(struct store *store, int64_t time_ms, const char *lane, c
 
 bool store_pending(const struct store *store); /* rows appended but not synced */
 int store_sync(struct store *store);          /* commit durably; no-op if nothing pending */
+
+/* What the journal did so far (benchmarks, tests). */
+struct store_stats {
+	uint64_t commits;           /* successful store_sync() commits */
+	uint64_t checkpoints;        /* WAL checkpoints completed off the committing thread */
+	uint64_t inline_checkpoints; /* by a commit, the WAL at its bound (commits never paused) */
+	int wal_peak_pages;          /* the most pages the WAL held after a commit */
+	int checkpoint_error;        /* 0, or the negative errno of the thread's last failure */
+};
+void store_stats(struct store *store, struct store_stats *out);
 
 /* Was code_hash granted on any lane since since_ms (for the reuse flag)? 1 yes, 0 no, <0 error. */
 int store_recently_granted(struct store *store, const char *code_hash, int64_t since_ms);

@@ -170,6 +170,7 @@ int main(int argc, char **argv)
 	long batch = argc > 3 ? strtol(argv[3], NULL, 10) : 1;
 	char dir[PATH_MAX], path[PATH_MAX + 16], side[PATH_MAX + 32];
 	struct store *s = NULL;
+	struct store_stats st;
 	double *sync_s, t0, dt;
 	int r;
 
@@ -201,6 +202,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "append: %s (%s)\n", strerror(-r), store_errmsg(s));
 		goto out;
 	}
+	store_stats(s, &st);
 	store_close(s);
 	s = NULL;
 
@@ -209,6 +211,9 @@ int main(int argc, char **argv)
 	       (double)n * 5 / dt);
 	printf("grant sync latency: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n", sync_s[n / 2] * 1e3,
 	       sync_s[(size_t)((double)n * 0.99)] * 1e3, sync_s[n - 1] * 1e3);
+	printf("commits %llu; WAL checkpoints: %llu on the thread, %llu inline; WAL peak %d pages\n",
+	       (unsigned long long)st.commits, (unsigned long long)st.checkpoints,
+	       (unsigned long long)st.inline_checkpoints, st.wal_peak_pages);
 
 	r = bench_export(path, EXPORT_CSV, "csv");
 	if (r == 0)
