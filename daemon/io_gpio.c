@@ -14,6 +14,8 @@
  *   level reported. A glitch shorter than the debounce time is never reported;
  *   each new edge restarts the timer, so the level reported is the one that
  *   held still for the debounce time.
+ * - get() answers the last level reported; the fire loop's is read at open, so
+ *   that a loop already open at start is known before the daemon reports ready.
  * - A failing set or read is reported as a fault (the lane goes io_fault).
  */
 #include "io_gpio.h"
@@ -170,7 +172,16 @@ static int gpio_open_input(struct gpio_io *g, const struct config_lane *lane, in
 	r = sd_event_add_time(g->ev, &in->timer, CLOCK_MONOTONIC, 0, 1000, gpio_on_settled, in);
 	if (r < 0)
 		return r;
-	g->level[s] = s == IO_FIRE_ALARM; /* the lane's resting assumption */
+	if (s != IO_FIRE_ALARM) {
+		g->level[s] = false; /* the lane's resting assumption */
+		return 0;
+	}
+	/* The fire loop is read now: the caller asks for it with get() before it
+	 * reports ready, and an open loop must not wait for the first loop turn. */
+	r = gpiod_line_get_value(line);
+	if (r < 0)
+		return -errno;
+	g->level[s] = r != 0;
 	return 0;
 }
 
@@ -186,7 +197,7 @@ static int gpio_open(void **ctx, sd_event *ev, const struct config_lane *lane,
 	g->cb = *cb;
 	g->userdata = userdata;
 	g->debounce_ms = lane->gpio_debounce_ms;
-	g->level[IO_FIRE_ALARM] = true;
+	g->level[IO_FIRE_ALARM] = true; /* unmapped: a closed loop */
 	for (int s = 0; s < IO_SIGNAL_COUNT; s++) {
 		const char *why = "";
 
