@@ -10,6 +10,7 @@ packages=(
 	libcmocka-dev python3-pytest python3-serial python3-serial-asyncio python3-pymodbus socat procps openssl tmux
 	gcc-avr avr-libc simavr libsimavr-dev mbpoll
 	clang-14 libclang-rt-14-dev llvm-14
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 xz-utils qemu-system-x86 busybox-static
 )
 
 missing=()

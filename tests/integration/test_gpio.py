@@ -1,9 +1,9 @@
-"""The gpio IO backend, as far as it can be shown without a kernel GPIO chip.
+"""The gpio IO backend on the host, where there is no kernel GPIO chip.
 
-The gpio-sim rig (QEMU, ../shared/test-rigs.md) is not built yet: these tests
-prove the backend is compiled in and registered, that its config is validated,
-and that a missing chip fails the start cleanly instead of running a lane with
-no IO. Line behaviour (safe level in the request, edges, debounce) is untested.
+These tests prove the backend is compiled in and registered, that its config is
+validated, and that a missing chip fails the start cleanly instead of running a
+lane with no IO. Line behaviour (safe level in the request, edges, debounce,
+active-low lines, the fire loop) is tested on a real chip in test_gpio_vm.py.
 """
 import subprocess
 
