@@ -5,7 +5,10 @@
  * downscaled by box averaging (fewer pixels to scan for large codes, and
  * averaging beats sensor noise) or, at full size, optionally through a 2x2 box
  * filter; a downscale that would leave fewer than QRDECODE_MIN_ROWS rows is
- * skipped. Every step stretches the contrast from the 1st to the 99th
+ * skipped. A step may cover only the region where a code may be (qrroi.h,
+ * looked for once per frame, at the first such step); it is skipped when there
+ * is none, or when the region would cost more than the engine's cap, which
+ * bounds the worst case (the p99) rather than the typical frame. Every step stretches the contrast from the 1st to the 99th
  * percentile of the histogram, because both libraries binarize better with
  * the full range and low-contrast, washed-out frames otherwise fail. Default
  * mode hands the frame to the engine as it is, once.
@@ -28,6 +31,7 @@
 
 #include "qrdecode.h"
 #include "qrdecode_engine.h"
+#include "qrroi.h"
 
 #define QRDECODE_STEPS_MAX 4
 
@@ -48,6 +52,7 @@ struct qrdecode {
 	size_t buf_size;
 	struct qrdecode_step steps[QRDECODE_STEPS_MAX];
 	size_t nsteps;
+	struct qrroi *roi;
 };
 
 static const struct qrdecode_engine_ops *qrdecode_engine_find(const char *name)
@@ -91,8 +96,9 @@ int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode m
 	q->nsteps = ops->cascade_len;
 	memcpy(q->steps, ops->cascade, ops->cascade_len * sizeof(ops->cascade[0]));
 	q->engine = ops->create(mode == QRDECODE_TUNED);
-	if (!q->engine) {
-		free(q);
+	q->roi = qrroi_new();
+	if (!q->engine || !q->roi) {
+		qrdecode_free(q);
 		return -ENOMEM;
 	}
 	*out = q;
@@ -119,6 +125,10 @@ int qrdecode_set_cascade(struct qrdecode *q, const char *spec)
 			steps[n - 1].smooth = true;
 			p++;
 		}
+		if (*p == 'r') {
+			steps[n - 1].roi = true;
+			p++;
+		}
 		if (*p == ',' && p[1])
 			p++;
 		else if (*p)
@@ -136,6 +146,7 @@ void qrdecode_free(struct qrdecode *q)
 	if (!q)
 		return;
 	q->ops->destroy(q->engine);
+	qrroi_free(q->roi);
 	free(q->buf);
 	free(q);
 }
@@ -216,8 +227,9 @@ static void qrdecode_prepare(struct qrdecode *q, const struct qrdecode_frame *f,
 
 int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out, size_t outlen)
 {
+	struct qrroi_rect rect;
 	unsigned w, h;
-	int r;
+	int r, roi = -1; /* not looked for yet */
 
 	if (!f->data || f->width < 8 || f->height < 8 || f->stride < f->width || outlen < 2 ||
 	    f->width > 16384 || f->height > 16384)
@@ -237,11 +249,25 @@ int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out
 	}
 	for (size_t i = 0; i < q->nsteps; i++) {
 		const struct qrdecode_step *st = &q->steps[i];
+		struct qrdecode_frame sub = *f;
 
 		if (st->scale > 1 && f->height / st->scale < QRDECODE_MIN_ROWS)
 			continue;
-
-		qrdecode_prepare(q, f, st->scale, st->smooth, &w, &h);
+		if (st->roi) {
+			if (roi == -1)
+				roi = qrroi_find(q->roi, f->data, f->width, f->height, f->stride,
+						 &rect);
+			if (roi < 0)
+				return roi;
+			if (roi == 0 || rect.w / st->scale < 8 || rect.h / st->scale < 8 ||
+			    (size_t)(rect.w / st->scale) * (rect.h / st->scale) >
+				q->ops->roi_max_pixels)
+				continue;
+			sub.data = f->data + (size_t)rect.y * f->stride + rect.x;
+			sub.width = rect.w;
+			sub.height = rect.h;
+		}
+		qrdecode_prepare(q, &sub, st->scale, st->smooth, &w, &h);
 		r = q->ops->scan(q->engine, q->buf, w, h, st->density, out, outlen);
 		if (r != 0)
 			return r;

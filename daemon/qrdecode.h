@@ -35,9 +35,10 @@ bool qrdecode_engine_available(const char *engine);
 int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode mode);
 /* Accepts NULL. */
 void qrdecode_free(struct qrdecode *q);
-/* Tuned mode only: replaces the engine's cascade with "SCALE:DENSITY[s][,...]"
- * (1..4 each, at most 4 steps; "s": a 2x2 box filter, at scale 1 only), e.g.
- * "3:1,2:1,1:1s". For benchmarks and tuning. 0 or -EINVAL. */
+/* Tuned mode only: replaces the engine's cascade with "SCALE:DENSITY[s][r][,...]"
+ * (1..4 each, at most 4 steps; "s": a 2x2 box filter, at scale 1 only; "r":
+ * only the region where a code may be, qrroi.h), e.g. "3:1,2:1r,1:1sr". For
+ * benchmarks and tuning. 0 or -EINVAL. */
 int qrdecode_set_cascade(struct qrdecode *q, const char *spec);
 /* Decodes one frame. > 0: the length of the payload copied to out (NUL-terminated,
  * cut to outlen - 1 and -E2BIG if it did not fit); 0: no QR code read; -EINVAL

@@ -19,12 +19,16 @@ struct qrdecode_step {
 	unsigned density; /* 1..4: zbar scans every density-th line; zxing-cpp tries
 			   * harder (every line, more binarizations) at 1 only */
 	bool smooth;	  /* scale 1: a 2x2 box filter (against sensor noise) */
+	bool roi;	  /* only the region qrroi.c finds; skipped when it finds none */
 };
 
 struct qrdecode_engine_ops {
 	const char *name;
 	const struct qrdecode_step *cascade; /* the tuned cascade */
 	size_t cascade_len;
+	/* The cost cap: a region step that would scan more pixels is skipped
+	 * (a region that large is texture, or a code big enough for a coarser step). */
+	size_t roi_max_pixels;
 	/* Not tuned: the library as it comes (every symbology); tuned: QR codes
 	 * only. NULL when out of memory. */
 	void *(*create)(bool tuned);

@@ -214,11 +214,44 @@ static void test_custom_cascade(void **state)
 	/* malformed specs are refused and keep the cascade */
 	assert_int_equal(qrdecode_set_cascade(q, "5:1"), -EINVAL);
 	assert_int_equal(qrdecode_set_cascade(q, "2:1,"), -EINVAL);
+	assert_int_equal(qrdecode_set_cascade(q, "2:1rs"), -EINVAL);
 	assert_int_equal(qrdecode_set_cascade(q, "1:1,1:1,1:1,1:1,1:1"), -EINVAL);
 	assert_int_equal(qrdecode_set_cascade(q, ""), -EINVAL);
 	assert_int_equal(qrdecode_frame(q, &f, out, sizeof(out)), (int)strlen(TEST_CERT));
 	qrdecode_free(q);
 	free(im.p);
+}
+
+static void test_region_steps_and_cost_cap(void **state)
+{
+	struct image small = draw_qr(1280, 720, TEST_CERT, 4, 700, 400, 30, 220, false);
+	struct image big = draw_qr(1280, 720, TEST_CERT, 16, 300, 0, 30, 220, false);
+	struct image flat = {1280, 720, calloc(1280, 720)};
+	struct qrdecode_frame fs = {small.p, 1280, 720, 1280}, fb = {big.p, 1280, 720, 1280};
+	struct qrdecode_frame ff = {flat.p, 1280, 720, 1280};
+	struct qrdecode *q;
+	char out[QRDECODE_MAX_LEN + 1];
+
+	assert_int_equal(qrdecode_new(&q, *state, QRDECODE_TUNED), 0);
+	/* a full-size pass over the region alone reads a small code */
+	assert_int_equal(qrdecode_set_cascade(q, "1:1sr"), 0);
+	assert_int_equal(qrdecode_frame(q, &fs, out, sizeof(out)), (int)strlen(TEST_CERT));
+	assert_string_equal(out, TEST_CERT);
+	/* a frame without texture has no region: nothing scanned, nothing read */
+	assert_non_null(flat.p);
+	assert_int_equal(qrdecode_frame(q, &ff, out, sizeof(out)), 0);
+	/* a region over the engine's cost cap (a 590 px code, about 470 k pixels)
+	 * is not scanned at full size; without the region the same pass reads it */
+	assert_int_equal(qrdecode_frame(q, &fb, out, sizeof(out)), 0);
+	assert_int_equal(qrdecode_set_cascade(q, "1:1s"), 0);
+	assert_int_equal(qrdecode_frame(q, &fb, out, sizeof(out)), (int)strlen(TEST_CERT));
+	/* and the tuned cascade reads it downscaled */
+	qrdecode_free(q);
+	assert_int_equal(decode(*state, QRDECODE_TUNED, &big, out, sizeof(out)),
+			 (int)strlen(TEST_CERT));
+	free(small.p);
+	free(big.p);
+	free(flat.p);
 }
 
 static int wait_readable(int fd, int ms)
@@ -582,6 +615,7 @@ int main(void)
 	    ENGINE_TESTS(test_no_code_no_read),
 	    ENGINE_TESTS(test_short_buffer_and_bad_frames),
 	    ENGINE_TESTS(test_custom_cascade),
+	    ENGINE_TESTS(test_region_steps_and_cost_cap),
 	    ENGINE_TESTS(test_worker_drops_when_busy),
 	    cmocka_unit_test(test_pgm_load),
 	    cmocka_unit_test(test_files_source_plays_in_order_and_waits_for_the_dir),
