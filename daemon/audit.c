@@ -13,6 +13,7 @@
  * export checked against the journal (--db), is what catches that.
  */
 #include "audit.h"
+#include "holder.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -197,6 +198,7 @@ int audit_verify_db(sqlite3 *db, struct audit_report *rep)
 	char first_prev[AUDIT_HASH_HEX_LEN + 1];
 	sqlite3_stmt *stmt = NULL;
 	struct audit_row row;
+	int64_t bad_check = 0;
 	bool first = true;
 	int rc, r = 0;
 
@@ -229,8 +231,17 @@ int audit_verify_db(sqlite3 *db, struct audit_report *rep)
 			goto out;
 		first = false;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE) {
 		r = audit_errno(rc);
+		goto out;
+	}
+	/* The personal data kept beside the chain must be what its verdict row
+	 * committed to (holder.h). */
+	r = holder_verify(db, &bad_check);
+	if (r == 1)
+		audit_broken(rep, bad_check,
+			     "the holder data of check %" PRId64
+			     " does not match its verdict's holder_digest", bad_check);
 out:
 	sqlite3_finalize(stmt);
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

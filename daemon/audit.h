@@ -50,7 +50,8 @@ int audit_row_hash(const struct audit_row *row, char *out);
 	"detail, prev_hash, hash"
 void audit_row_read(sqlite3_stmt *stmt, int first, struct audit_row *row);
 
-/* Walks the whole chain of a journal (any connection; read-only is enough).
+/* Walks the whole chain of a journal (any connection; read-only is enough), then
+ * checks the holder rows kept beside it against their digests (holder.h).
  * 0: intact, 1: broken (rep says where and why), negative errno on errors. */
 int audit_verify_db(sqlite3 *db, struct audit_report *rep);
 

@@ -128,6 +128,10 @@ static const struct config_entry config_table[] = {
 	  .def = "0", G(store_retention_days),
 	  .doc = "journal rows older than this many days are purged (hourly, chain kept "
 		 "verifiable by a checkpoint row); 0 keeps them forever" },
+	{ .section = "store", .key = "holder_days", .type = CT_UINT, .min = 0, .max = 36500,
+	  .def = "0", G(store_holder_days),
+	  .doc = "the masked holder fields (gosuslugi.keep_holder) are dropped this many days "
+		 "after the check (hourly); 0 keeps them as long as the check" },
 
 	{ .section = "control", .key = "socket", .type = CT_STRING, .min = 1,
 	  .def = "/run/turnstiled/control.sock", G(control_socket),

@@ -89,6 +89,7 @@ struct config {
 	/* [store] */
 	char store_path[PATH_MAX];
 	uint32_t store_retention_days; /* journal rows older than this are purged; 0: kept */
+	uint32_t store_holder_days;     /* masked holder fields dropped after this; 0: kept */
 	/* [control] */
 	char control_socket[PATH_MAX];
 	mode_t control_mode;        /* octal, default 0660 */

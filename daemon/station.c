@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "counters.h"
+#include "holder.h"
 #include "keypad.h"
 #include "log.h"
 #include "scanner.h"
@@ -146,17 +147,18 @@ static char *detail_json(const char *key, const char *value)
 	return s;
 }
 
-static void station_step(struct station *st, const char *step, const char *value,
-			 const char *detail)
+static int station_step(struct station *st, const char *step, const char *value,
+			const char *detail)
 {
 	int r;
 
 	if (!st->check_id)
-		return;
+		return -ESTALE;
 	r = store_append_step(st->env->store, st->check_id, real_ms(), station_name(st), step,
 			      value, detail);
 	if (r < 0)
 		station_journal_failed(st, r, step);
+	return r;
 }
 
 static void station_clear_check(struct station *st)
@@ -371,7 +373,9 @@ static int station_feed(struct station *st, const struct lane_event *ev)
 	return (int)res;
 }
 
-static char *verdict_detail(const struct station *st, const struct lane_check_result *res)
+/* holder_digest: the verdict commits to the masked holder fields kept beside the
+ * chain (holder.h); NULL when the privacy policy keeps none. */
+static char *verdict_detail(const struct lane_check_result *res, const char *holder_digest)
 {
 	cJSON *o = cJSON_CreateObject();
 	char *s;
@@ -383,17 +387,8 @@ static char *verdict_detail(const struct station *st, const struct lane_check_re
 		cJSON_AddStringToObject(o, "valid_until", res->valid_until);
 	if (res->reuse)
 		cJSON_AddBoolToObject(o, "reuse", true);
-	/* Privacy policy: the portal's masked fields reach the journal only when kept. */
-	if (st->env->cfg->gosuslugi_keep_holder && !strcmp(res->code_kind, "gosuslugi") &&
-	    res->holder.initials[0]) {
-		cJSON *h = cJSON_AddObjectToObject(o, "holder");
-
-		if (h) {
-			cJSON_AddStringToObject(h, "initials", res->holder.initials);
-			cJSON_AddStringToObject(h, "birth_date", res->holder.birth_date);
-			cJSON_AddStringToObject(h, "doc", res->holder.doc);
-		}
-	}
+	if (holder_digest)
+		cJSON_AddStringToObject(o, "holder_digest", holder_digest);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
@@ -405,13 +400,28 @@ static void station_result(struct station *st, uint64_t request_id,
 {
 	struct lane_event ev = {.type = LANE_EV_RESULT,
 				.result = {.request_id = request_id, .result = res}};
-	char rid[17];
+	const struct holder_fields holder = {res->holder.initials, res->holder.birth_date,
+					     res->holder.doc};
+	char rid[17], salt[HOLDER_SALT_HEX_LEN + 1], digest[HOLDER_DIGEST_HEX_LEN + 1];
 	char *detail;
+	bool keep;
+	int r;
 
 	request_hex(request_id, rid);
-	detail = verdict_detail(st, res);
-	station_step(st, "verdict", lane_verdict_name(res->verdict), detail);
+	/* Privacy policy: the portal's masked fields are kept only when configured, and
+	 * beside the chain, so that they can be dropped later (holder.h). */
+	keep = st->env->cfg->gosuslugi_keep_holder && !strcmp(res->code_kind, "gosuslugi") &&
+	       res->holder.initials[0] && st->check_id && holder_salt(salt) == 0 &&
+	       holder_digest(salt, &holder, digest) == 0;
+	detail = verdict_detail(res, keep ? digest : NULL);
+	r = station_step(st, "verdict", lane_verdict_name(res->verdict), detail);
 	free(detail);
+	if (keep && r == 0) {
+		r = holder_put(store_db(st->env->store), st->check_id, real_ms(), salt, &holder);
+		if (r < 0)
+			log_warne(r, "lane %s: journal: cannot record the holder data, ignoring",
+				  station_name(st));
+	}
 	counters_verdict(&st->counters, time(NULL), res->verdict == LANE_VERDICT_VALID,
 			 st->verify_started_ms && request_id == st->verify_request_id
 				 ? (int64_t)(mono_ms() - st->verify_started_ms)

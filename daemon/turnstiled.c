@@ -21,6 +21,7 @@
 #include "config.h"
 #include "control.h"
 #include "gosu_client.h"
+#include "holder.h"
 #include "io_sim.h"
 #include "log.h"
 #include "passes.h"
@@ -413,9 +414,22 @@ static void daemon_purge(struct daemon *d)
 	uint64_t purged = 0;
 	int r;
 
-	if (!d->cfg.store_retention_days || now - d->purged_at_ms < 3600 * 1000)
+	if ((!d->cfg.store_retention_days && !d->cfg.store_holder_days) ||
+	    now - d->purged_at_ms < 3600 * 1000)
 		return;
 	d->purged_at_ms = now;
+	if (d->cfg.store_holder_days) {
+		/* Privacy policy: masked holder fields go after holder_days (holder.h). */
+		r = holder_drop(store_db(d->store),
+				now - (int64_t)d->cfg.store_holder_days * 86400000, &purged);
+		if (r < 0)
+			log_warne(r, "journal: dropping old holder data failed");
+		else if (purged)
+			log_info("journal: dropped the holder data of %llu checks older than %u days",
+				 (unsigned long long)purged, d->cfg.store_holder_days);
+	}
+	if (!d->cfg.store_retention_days)
+		return;
 	r = store_purge(d->store, now - (int64_t)d->cfg.store_retention_days * 86400000, now,
 			&purged);
 	if (r < 0)

@@ -1,6 +1,7 @@
 """The Gosuslugi verifier end to end: the real turnstiled against a fake portal on
 loopback HTTPS (fake_portal.py), TLS verification on, the test CA trusted via
 gosuslugi.ca_file. Each test says what it proves in its name."""
+import hashlib
 import json
 import sqlite3
 import subprocess
@@ -117,14 +118,70 @@ def test_valid_certificate_awaits_attendant_with_holder_then_confirm_opens(
     assert len({r[0] for r in rows if r[0]}) == 1, rows
 
 
-def test_keep_holder_policy_journals_the_masked_fields(daemon_factory, portal, pki):
+def holder_digest(salt, fields):
+    """holder.h's digest, computed independently."""
+    msg = b"tsh1\n" + salt.encode() + b"\n"
+    for f in fields:
+        b = f.encode()
+        msg += b"T%d:" % len(b) + b
+    return hashlib.sha256(msg).hexdigest()
+
+
+def audit_verify(d):
+    p = subprocess.run([str(BUILD / "turnstilectl"), "audit", "verify", "--db", str(d.db)],
+                       capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_keep_holder_policy_keeps_the_masked_fields_beside_the_chain(daemon_factory, portal,
+                                                                     pki):
     d = start(daemon_factory, portal, pki, extra="keep_holder = yes")
     d.ctl_ok("scan", "main", qr_status(UUID_VALID))
     assert wait_verdict(d)["check"]["verdict"] == "valid"
+    rows = journal(d, "SELECT check_id, detail FROM journal WHERE step='verdict'")
+    check_id, detail = rows[-1][0], json.loads(rows[-1][1])
+    # The chained row carries only a salted digest of the fields, never the fields.
+    assert "holder" not in detail and "45**" not in rows[-1][1], detail
+    held = journal(d, "SELECT salt, initials, birth_date, doc FROM holder WHERE check_id = ?",
+                   check_id)
+    assert held, "no holder row"
+    salt, fields = held[0][0], list(held[0][1:])
+    assert fields == ["И. П. С.", "01.02.1980", "45** ***678"], fields
+    assert detail["holder_digest"] == holder_digest(salt, fields), detail
+    d.stop()
+    assert audit_verify(d)[0] == 0
+    # An edited holder row no longer matches its verdict: verify names the check.
+    con = sqlite3.connect(d.db)
+    con.execute("UPDATE holder SET doc = '99** ***999' WHERE check_id = ?", (check_id,))
+    con.commit()
+    code, out = audit_verify(d)
+    assert code == 1 and f"check {check_id}" in out, out
+    con.execute("UPDATE holder SET doc = ?, time = time - 3 * 86400000 WHERE check_id = ?",
+                (fields[2], check_id))
+    con.commit()
+    con.close()
+    assert audit_verify(d)[0] == 0
+    # Drop after N days: three days old, a two-day policy, dropped at start; the
+    # chain and its digest stay.
+    d.start("-D", "store.holder_days=2")
+    d.wait_state("idle")
+    wait_until(lambda: not journal(d, "SELECT 1 FROM holder"), 5, "the holder row dropped")
+    assert "dropped the holder data of 1 check" in d.log.read_text()
+    d.stop()
+    assert audit_verify(d)[0] == 0
+    assert journal(d, "SELECT count(*) FROM journal WHERE detail LIKE '%holder_digest%'") == [(1,)]
+
+
+def test_default_policy_stores_no_holder_data(daemon_factory, portal, pki):
+    d = start(daemon_factory, portal, pki)
+    d.ctl_ok("scan", "main", qr_status(UUID_VALID))
+    assert wait_verdict(d)["check"]["verdict"] == "valid"
     rows = journal(d, "SELECT detail FROM journal WHERE step='verdict'")
-    detail = json.loads(rows[-1][0])
-    assert detail["holder"] == {"initials": "И. П. С.", "birth_date": "01.02.1980",
-                                "doc": "45** ***678"}, detail
+    assert "holder_digest" not in rows[-1][0] and "45**" not in rows[-1][0], rows
+    d.stop()
+    con = sqlite3.connect(d.db)
+    assert con.execute("SELECT count(*) FROM holder").fetchone() == (0,)
+    con.close()
 
 
 U2 = "00000000-0000-4000-8000-000000000002"
