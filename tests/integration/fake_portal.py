@@ -4,16 +4,18 @@ TLS stays on exactly as in production: `make_pki()` creates a throw-away CA and
 server certificates with the openssl CLI at test time (test-rigs.md "HTTPS on
 loopback"); the daemon trusts the CA through gosuslugi.ca_file. A portal serves
 scripted answers per request path (`route()`), can misbehave on purpose (slow,
-any status, garbage, huge body, redirect to another host, wrong or untrusted
-certificate), and records every request it received (`requests`) so that tests
-can prove a forged link never caused one.
+any status, garbage, huge body with or without a length, truncated transfer,
+hang-up, redirect, wrong or untrusted certificate), and records every request it
+received (`requests`, with the portal's own time per answer) so that tests can
+prove a forged link never caused one.
 
 Run as a program it serves the demo's sample certificates (`DEMO`: the spec's
 valid ones for each link form, an expired, a not found, a cancelled one, a
 portal outage, and a forged link that must cause no request):
     /usr/bin/python3 tests/integration/fake_portal.py DIR [PORT]
-prints the base URL and the CA file to put into [gosuslugi], then one line per
-sample, "scan NAME PAYLOAD", and writes the same to DIR/samples.tsv.
+keeps its throw-away CA in DIR, prints the base URL and the CA file to put into
+[gosuslugi], then one line per sample, "scan NAME PAYLOAD", and writes
+"NAME<tab>PAYLOAD" lines to DIR/samples.tsv.
 """
 import json
 import socket
