@@ -379,7 +379,8 @@ def test_slow_portal_checks_on_three_lanes_do_not_block_the_loop(daemon_factory,
         st = d.ctl_json("status")
         worst = max(worst, time.monotonic() - s)
         assert [ln["state"] for ln in st["lanes"]] == ["verifying"] * 3, st
-    assert worst < 0.2, f"status took {worst * 1000:.0f} ms while checks were in flight"
+    # Generous: a blocked loop would take the portal's 2 s; a busy machine may take 100s of ms.
+    assert worst < 1.0, f"status took {worst * 1000:.0f} ms while checks were in flight"
     for name in ("main", "second", "third"):
         assert wait_verdict(d, name)["check"]["verdict"] == "valid"
     assert time.monotonic() - t0 < 4.0, "the checks ran one after another, not in parallel"
