@@ -7,8 +7,11 @@
  * character in the US table (Tab, Esc, F-keys, arrows) becomes a DEL byte, which
  * makes the whole line "not printable ASCII" and rejected rather than silently
  * shortened; modifier and lock keys (Ctrl, Alt, Meta, Caps/Num/Scroll Lock) are
- * ignored, since some scanners send them around a code. Events the kernel
- * dropped (SYN_DROPPED) and an unplug forget the partial line.
+ * ignored, since some scanners send them around a code. When the kernel
+ * dropped events (SYN_DROPPED: the reader fell behind), keys of the code in
+ * progress are missing, so the line is spoiled up to the next Enter and then
+ * rejected: its tail must not be taken for a code of its own. An unplug
+ * forgets the partial line.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@ struct scanner_hid {
 	struct evdev_dev *dev;
 	struct evdev_keys keys;
 	struct scanline line;
+	bool dropped; /* the line in progress lost events */
 };
 
 static bool hid_ignored_key(uint16_t key)
@@ -58,7 +62,9 @@ static void hid_line(const struct scanline_event *ev, void *userdata)
 			h->cb.code(ev->code, ev->len, h->userdata);
 		return;
 	}
-	if (ev->kind == SCANLINE_TOO_LONG)
+	if (h->dropped)
+		snprintf(why, sizeof(why), "keys lost by the kernel (SYN_DROPPED) in this code");
+	else if (ev->kind == SCANLINE_TOO_LONG)
 		snprintf(why, sizeof(why), "too long (%s%zu keys, at most %zu)",
 			 ev->len == SIZE_MAX ? "over " : "", ev->len, h->line.max_len);
 	else
@@ -75,13 +81,17 @@ static void hid_event(const struct input_event *ie, uint64_t ms, void *userdata)
 
 	switch (evdev_keys_feed(&h->keys, ie->type, ie->code, ie->value, &press)) {
 	case EVDEV_KEYS_DROPPED:
-		scanline_reset(&h->line);
+		byte = (char)HID_GARBAGE;
+		h->dropped = true;
+		scanline_feed(&h->line, &byte, 1, hid_line, h);
 		return;
 	case EVDEV_KEYS_PRESS:
 		if (hid_ignored_key(press.key))
 			return;
 		byte = press.ch ? press.ch : (char)HID_GARBAGE;
 		scanline_feed(&h->line, &byte, 1, hid_line, h);
+		if (press.ch == '\r')
+			h->dropped = false;
 		return;
 	case EVDEV_KEYS_NONE:
 		return;
@@ -94,6 +104,7 @@ static void hid_status(bool connected, int err, const char *device, void *userda
 
 	/* A code cut by an unplug is never completed by the next device's keys. */
 	scanline_reset(&h->line);
+	h->dropped = false;
 	evdev_keys_init(&h->keys);
 	if (h->cb.status)
 		h->cb.status(connected, err, device, h->userdata);

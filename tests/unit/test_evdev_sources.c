@@ -273,8 +273,9 @@ static void test_hid_cyrillic_host_and_split_records(void **state)
 }
 
 /* should: reject, not shorten, a line with a key that has no character (Tab)
- * and a line over scanner_max_len; forget a partial code on SYN_DROPPED; and
- * read the next good code. */
+ * and a line over scanner_max_len; reject the code in progress when the kernel
+ * dropped events (SYN_DROPPED), so its tail is not taken for a code; and read
+ * the next good code. */
 static void test_hid_garbage_rules(void **state)
 {
 	struct config_lane l;
@@ -303,6 +304,14 @@ static void test_hid_garbage_rules(void **state)
 
 	tap(KEY_X);
 	ev(EV_SYN, SYN_DROPPED, 0);
+	tap(KEY_Y);
+	tap(KEY_ENTER);
+	send_rec(0);
+	run_until(&s.rejected, 2, 2000);
+	assert_int_equal(s.rejected, 3);
+	assert_int_equal(s.codes, 0);
+	assert_non_null(strstr(s.why, "keys lost by the kernel"));
+
 	tap(KEY_O);
 	tap(KEY_K);
 	tap(KEY_ENTER);
