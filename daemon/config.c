@@ -217,7 +217,7 @@ static const struct config_entry config_table[] = {
 #endif
 	  L(camera_decoder),
 	  .doc = "the QR decoder: zxing (zxing-cpp; the default when built with it: faster "
-		 "and reads more, see the decode bench) or zbar" },
+		 "on the decode bench) or zbar" },
 	{ .section = "lane", .key = "control", .type = CT_ENUM, .names = control_names,
 	  L(lane.control),
 	  .doc = "pulse: the open relay closes for `pulse`; potential: it holds until the pass" },

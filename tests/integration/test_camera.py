@@ -142,3 +142,11 @@ def test_camera_decoder_is_validated(tmp_path):
     else:
         code, _, err = check_config(cfg)
         assert code == 1 and "built without zxing-cpp" in err, err
+
+
+def test_default_decoder_is_zxing_when_built():
+    # picked by the decode bench (README): zxing-cpp is faster at the same read rate
+    p = subprocess.run([str(TURNSTILED), "-P"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0, p.stderr
+    want = "zxing" if zxing_built() else "zbar"
+    assert f"\ncamera_decoder = {want}\n" in p.stdout, p.stdout
