@@ -12,12 +12,14 @@
  *     process's CPU time (the work the verifier adds, which a busy machine's
  *     preemptions do not inflate). 20 warm-up rounds first.
  *
- *   bench_gosu load BASE_URL CA_FILE PAYLOAD N CONCURRENCY
+ *   bench_gosu load BASE_URL CA_FILE PAYLOAD N CONCURRENCY [RAMP_MS]
  *     N checks with CONCURRENCY in flight at once, and a 10 ms probe timer on
  *     the same loop that records how late it fires: the loop lag a lane's
  *     output or key would see while the checks are in flight. Prints the peak
  *     number in flight, the verdicts, wall time, per-check latency and the
- *     worst loop lag.
+ *     worst loop lag. Without RAMP_MS all CONCURRENCY checks start at once (a
+ *     burst of that many TLS handshakes on the loop); with it, one starts every
+ *     RAMP_MS until CONCURRENCY are in flight, as scans arrive at a gate.
  *
  * Output is one JSON object on stdout; exit status 0 when every check got an
  * answer, 1 on a usage or setup error.
@@ -46,7 +48,7 @@ struct bench {
 	size_t target, started, done, conc, in_flight, peak;
 	size_t verdicts[GOSU_UNAVAILABLE + 1];
 	double *lat_ms;
-	uint64_t max_lag_us;
+	uint64_t max_lag_us, ramp_us;
 	bool round_done;
 };
 
@@ -107,8 +109,10 @@ static void on_done(const struct gosu_result *res, void *userdata)
 	while (b->conc && b->started < b->target && b->in_flight < b->conc)
 		if (start_one(b) < 0)
 			break;
-	if (b->conc && b->in_flight == 0)
-		sd_event_exit(b->ev, b->done == b->target ? 0 : -EIO);
+	if (b->conc && b->done == b->target)
+		sd_event_exit(b->ev, 0);
+	else if (b->conc && b->in_flight == 0 && b->started == b->done && !b->ramp_us)
+		sd_event_exit(b->ev, -EIO); /* nothing left in flight and no refill possible */
 }
 
 /* Scan to request: classify the payload as the station does, then ask the portal. */
@@ -148,6 +152,18 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata)
 		b->max_lag_us = now - usec;
 	sd_event_source_set_time(s, now + PROBE_US);
 	return 0;
+}
+
+/* Starts the next check of the ramp; stops once CONCURRENCY are in flight. */
+static int on_ramp(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct bench *b = userdata;
+
+	if (b->started < b->target && b->in_flight < b->conc && start_one(b) < 0)
+		return sd_event_exit(b->ev, -EIO);
+	if (b->started < b->target && b->in_flight < b->conc)
+		return sd_event_source_set_time(s, usec + b->ramp_us);
+	return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
 static size_t discard(char *data, size_t size, size_t nmemb, void *userdata)
@@ -257,7 +273,7 @@ out:
 
 static int run_load(struct bench *b)
 {
-	sd_event_source *probe = NULL;
+	sd_event_source *probe = NULL, *ramp = NULL;
 	uint64_t t0 = now_us(), wall;
 	double p50, p99;
 	int r;
@@ -268,12 +284,19 @@ static int run_load(struct bench *b)
 	r = sd_event_add_time(b->ev, &probe, CLOCK_MONOTONIC, t0 + PROBE_US, 1, on_probe, b);
 	if (r < 0 || sd_event_source_set_enabled(probe, SD_EVENT_ON) < 0)
 		return 1;
-	while (b->started < b->target && b->in_flight < b->conc)
-		if (start_one(b) < 0)
+	if (b->ramp_us) {
+		r = sd_event_add_time(b->ev, &ramp, CLOCK_MONOTONIC, t0, 1, on_ramp, b);
+		if (r < 0 || sd_event_source_set_enabled(ramp, SD_EVENT_ON) < 0)
 			return 1;
+	} else {
+		while (b->started < b->target && b->in_flight < b->conc)
+			if (start_one(b) < 0)
+				return 1;
+	}
 	r = sd_event_loop(b->ev);
 	wall = now_us() - t0;
 	sd_event_source_disable_unref(probe);
+	sd_event_source_disable_unref(ramp);
 	if (r < 0)
 		return 1;
 	p50 = quantile(b->lat_ms, b->done, 0.5);
@@ -293,12 +316,13 @@ int main(int argc, char **argv)
 {
 	struct gosu_client_config cfg = {.connect_timeout_ms = 10000, .timeout_ms = 30000};
 	struct bench b = {0};
-	bool load = argc == 7 && strcmp(argv[1], "load") == 0;
+	bool load = (argc == 7 || argc == 8) && strcmp(argv[1], "load") == 0;
 	int rc = 1;
 
 	if (!load && !(argc == 6 && strcmp(argv[1], "overhead") == 0)) {
 		fprintf(stderr, "usage: bench_gosu overhead BASE_URL CA_FILE PAYLOAD N\n"
-				"       bench_gosu load BASE_URL CA_FILE PAYLOAD N CONCURRENCY\n");
+				"       bench_gosu load BASE_URL CA_FILE PAYLOAD N CONCURRENCY "
+				"[RAMP_MS]\n");
 		return 1;
 	}
 	cfg.base_url = argv[2];
@@ -307,6 +331,7 @@ int main(int argc, char **argv)
 	b.payload = argv[4];
 	b.target = strtoul(argv[5], NULL, 10);
 	b.conc = load ? strtoul(argv[6], NULL, 10) : 0;
+	b.ramp_us = argc == 8 ? strtoul(argv[7], NULL, 10) * 1000u : 0;
 	if (b.target == 0 || (load && b.conc == 0)) {
 		fprintf(stderr, "bench_gosu: N and CONCURRENCY must be positive\n");
 		return 1;

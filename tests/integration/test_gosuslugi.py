@@ -494,21 +494,22 @@ def test_confirm_reaches_the_output_at_once_while_other_lanes_verify(daemon_fact
 
 def test_hundred_checks_in_flight_on_one_loop(portal, pki):
     """The client the daemon uses (gosu_client on sd-event, driven by bench_gosu): 100
-    checks in flight at once against a slow portal all get their answer in about one
-    portal delay, not a hundred, and a 10 ms timer on the same loop keeps firing."""
-    delay = 3.0
+    checks started 20 ms apart, as scans arrive, are all in flight at once against a
+    slow portal, all get their answer in about one portal delay, not a hundred, and a
+    10 ms timer on the same loop (a lane's output, a key) is never held up by 1 s."""
+    delay = 4.0
     uuid = "00000000-0000-4000-8000-000000000100"
     portal.route(api_status(uuid), answer_json(flat_v3(), delay=delay))
     p = subprocess.run([str(BUILD / "bench_gosu"), "load", portal.base_url, str(pki / "ca.crt"),
-                        qr_status(uuid), "100", "100"],
+                        qr_status(uuid), "100", "100", "20"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     print(f"100 in flight: {r}")
     assert r["peak_in_flight"] == 100 and r["verdicts"]["valid"] == 100, r
     assert len(portal.paths()) == 100
-    assert r["wall_ms"] < (delay + 5.0) * 1000, r
-    assert r["max_loop_lag_ms"] < 2000, r
+    assert r["wall_ms"] < 20000, r
+    assert r["max_loop_lag_ms"] < 1000, r
 
 
 DEMO_VERDICTS = {"valid-status": "valid", "valid-verify": "valid", "valid-vaccine": "valid",
