@@ -2,7 +2,8 @@
 # Packs the test VM's initramfs into OUT_DIR/initrd.gz: busybox (static) as the
 # userland, tests/vm/init as PID 1, the guest test scripts of tests/vm/guest/,
 # the kernel modules the tests load (configfs and the gpio-sim.ko built by
-# gpio-sim-module.sh), and turnstiled and turnstilectl from BUILD_DIR with every
+# gpio-sim-module.sh; evdev and uinput for the evdev test), and turnstiled,
+# turnstilectl and the evdev test's uinput_keys from BUILD_DIR with every
 # shared library ldd names, at the same paths, so the binaries under test are
 # exactly the ones the host build produced (sanitizer builds included).
 #
@@ -14,8 +15,10 @@ build=$1
 out=$2
 kver=$(vm_kernel_version)
 busybox=/bin/busybox
-modules=(/lib/modules/"$kver"/kernel/fs/configfs/configfs.ko "$out/gpio-sim/gpio-sim.ko")
-programs=("$build/turnstiled" "$build/turnstilectl")
+modules=(/lib/modules/"$kver"/kernel/fs/configfs/configfs.ko "$out/gpio-sim/gpio-sim.ko"
+	/lib/modules/"$kver"/kernel/drivers/input/evdev.ko
+	/lib/modules/"$kver"/kernel/drivers/input/misc/uinput.ko)
+programs=("$build/turnstiled" "$build/turnstilectl" "$build/uinput_keys")
 
 for need in "$busybox" "${modules[@]}" "${programs[@]}"; do
 	[ -e "$need" ] || { echo "initramfs: $need missing" >&2; exit 1; }
