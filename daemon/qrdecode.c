@@ -317,7 +317,9 @@ static void *qrdecode_worker_main(void *arg)
 		/* The frame buffer is ours while busy: submit() does not touch it. */
 		r = qrdecode_frame(w->dec, &f, rec.data, sizeof(rec.data));
 		if (r > 0 || r == -E2BIG) {
-			rec.len = (uint32_t)strlen(rec.data);
+			/* r, not strlen: a NUL inside the payload must reach the
+			 * caller's checks, not cut the payload down to a valid code */
+			rec.len = r > 0 ? (uint32_t)r : (uint32_t)(sizeof(rec.data) - 1);
 			rec.cut = r == -E2BIG;
 			r = (int)write(w->pipe[1], &rec, sizeof(rec));
 		}
@@ -441,7 +443,7 @@ int qrdecode_worker_result(struct qrdecode_worker *w, char *out, size_t outlen)
 	len = rec.len < outlen - 1 ? rec.len : outlen - 1;
 	memcpy(out, rec.data, len);
 	out[len] = '\0';
-	return rec.cut ? -E2BIG : (int)len;
+	return rec.cut || len < rec.len ? -E2BIG : (int)len;
 }
 
 void qrdecode_worker_stats(struct qrdecode_worker *w, uint64_t *taken, uint64_t *dropped,

@@ -58,7 +58,8 @@ int qrdecode_worker_submit(struct qrdecode_worker *w, const struct qrdecode_fram
 /* The fd that becomes readable when a payload is ready (non-blocking, CLOEXEC). */
 int qrdecode_worker_fd(const struct qrdecode_worker *w);
 /* Takes one payload: > 0 its length (NUL-terminated in out), -EAGAIN none ready,
- * -E2BIG a payload longer than QRDECODE_MAX_LEN (out holds its start). */
+ * -E2BIG a payload longer than QRDECODE_MAX_LEN or outlen - 1 (out holds its
+ * start). The length counts every byte, NULs included. */
 int qrdecode_worker_result(struct qrdecode_worker *w, char *out, size_t outlen);
 /* Frames taken, frames dropped as busy, payloads read, and payloads lost
  * because the caller did not collect them. */

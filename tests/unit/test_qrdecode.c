@@ -21,6 +21,8 @@
 #include "qrdecode.h"
 #include "scanner.h"
 
+/* "GYM-1", a NUL, "x": a QR code in byte mode */
+#define NUL_QR_CMD "printf 'GYM-1\\000x' | qrencode -8 -t ASCII -m 0 -l M"
 #define TEST_CERT "https://www.gosuslugi.ru/covid-cert/verify/9160000012345678?lang=ru&ck=0123"
 
 struct image {
@@ -28,12 +30,13 @@ struct image {
 	uint8_t *p;
 };
 
-/* A w x h frame of grey bg with payload's QR code (4-module quiet zone in
- * light) at module size px, top-left at (x0, y0); rot90 turns the code. */
-static struct image draw_qr(unsigned w, unsigned h, const char *payload, unsigned px, unsigned x0,
-			    unsigned y0, uint8_t dark, uint8_t light, bool rot90)
+/* A w x h frame of grey bg with the QR code that cmd prints (qrencode -t
+ * ASCII; 4-module quiet zone in light) at module size px, top-left at (x0,
+ * y0); rot90 turns the code. */
+static struct image draw_qr_cmd(unsigned w, unsigned h, const char *cmd, unsigned px, unsigned x0,
+				unsigned y0, uint8_t dark, uint8_t light, bool rot90)
 {
-	char cmd[512], line[1024];
+	char line[1024];
 	bool mods[200][200];
 	unsigned n = 0;
 	struct image im = {w, h, malloc((size_t)w * h)};
@@ -41,7 +44,6 @@ static struct image draw_qr(unsigned w, unsigned h, const char *payload, unsigne
 
 	assert_non_null(im.p);
 	memset(im.p, (dark + light) / 2, (size_t)w * h);
-	snprintf(cmd, sizeof(cmd), "qrencode -t ASCII -m 0 -l M '%s'", payload);
 	f = popen(cmd, "r");
 	assert_non_null(f);
 	while (fgets(line, sizeof(line), f) && n < 200) {
@@ -74,6 +76,15 @@ static struct image draw_qr(unsigned w, unsigned h, const char *payload, unsigne
 				}
 		}
 	return im;
+}
+
+static struct image draw_qr(unsigned w, unsigned h, const char *payload, unsigned px, unsigned x0,
+			    unsigned y0, uint8_t dark, uint8_t light, bool rot90)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "qrencode -t ASCII -m 0 -l M '%s'", payload);
+	return draw_qr_cmd(w, h, cmd, px, x0, y0, dark, light, rot90);
 }
 
 static struct image draw_stripes(unsigned w, unsigned h)
@@ -254,6 +265,17 @@ static void test_region_steps_and_cost_cap(void **state)
 	free(flat.p);
 }
 
+static void test_payload_with_nul_keeps_its_length(void **state)
+{
+	struct image im = draw_qr_cmd(640, 480, NUL_QR_CMD, 6, 100, 50, 20, 230, false);
+	char out[64];
+
+	/* all 7 bytes, not the 5 before the NUL: the caller sees what was there */
+	assert_int_equal(decode(*state, QRDECODE_TUNED, &im, out, sizeof(out)), 7);
+	assert_memory_equal(out, "GYM-1\0x", 8);
+	free(im.p);
+}
+
 static int wait_readable(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -290,6 +312,12 @@ static void test_worker_drops_when_busy(void **state)
 	assert_int_equal(taken + dropped, 20);
 	assert_int_equal(dropped, busy);
 	assert_int_equal(lost, 0);
+	/* a payload longer than the caller's buffer is cut and flagged */
+	while (qrdecode_worker_submit(w, &f) == -EBUSY)
+		usleep(1000);
+	assert_int_equal(wait_readable(qrdecode_worker_fd(w), 5000), 1);
+	assert_int_equal(qrdecode_worker_result(w, out, 10), -E2BIG);
+	assert_string_equal(out, "https://w");
 	/* freeing with a decode in flight joins the thread cleanly */
 	while (qrdecode_worker_submit(w, &f) == -EBUSY)
 		usleep(1000);
@@ -565,6 +593,15 @@ static void test_camera_scanner_source_delivers_codes(void **state)
 	run_until(ev, &seen.rejected, 2, 5000);
 	assert_int_equal(seen.codes, 0);
 	scanner_close(sc);
+	/* a NUL inside the payload: rejected, never delivered as the pass before it */
+	free(code.p);
+	code = draw_qr_cmd(640, 480, NUL_QR_CMD, 6, 200, 100, 20, 230, false);
+	write_pgm(dir, "b.pgm", &code);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(scanner_open(&sc, ev, &lane, &cb, &seen), 0);
+	run_until(ev, &seen.rejected, 2, 5000);
+	assert_int_equal(seen.codes, 0);
+	scanner_close(sc);
 	/* both camera_device and camera_dir, or neither: a bad config */
 	snprintf(lane.camera_device, sizeof(lane.camera_device), "/dev/video9");
 	assert_int_equal(scanner_open(&sc, ev, &lane, &cb, &seen), -EINVAL);
@@ -616,6 +653,7 @@ int main(void)
 	    ENGINE_TESTS(test_short_buffer_and_bad_frames),
 	    ENGINE_TESTS(test_custom_cascade),
 	    ENGINE_TESTS(test_region_steps_and_cost_cap),
+	    ENGINE_TESTS(test_payload_with_nul_keeps_its_length),
 	    ENGINE_TESTS(test_worker_drops_when_busy),
 	    cmocka_unit_test(test_pgm_load),
 	    cmocka_unit_test(test_files_source_plays_in_order_and_waits_for_the_dir),
