@@ -265,6 +265,31 @@ static void test_region_steps_and_cost_cap(void **state)
 	free(flat.p);
 }
 
+static void test_padded_rows(void **state)
+{
+	/* a small code, so that every engine gets to its full-size region step */
+	struct image im = draw_qr(640, 480, "TICKET-77", 3, 400, 300, 30, 220, false);
+	const size_t stride = 640 + 24;
+	uint8_t *padded = malloc(stride * 480);
+	struct qrdecode_frame f = {padded, 640, 480, stride};
+	struct qrdecode *q;
+	char out[64];
+
+	assert_non_null(padded);
+	/* the padding holds stripes that must not be read as part of the frame */
+	for (unsigned y = 0; y < 480; y++) {
+		memcpy(padded + y * stride, im.p + (size_t)y * 640, 640);
+		for (unsigned x = 640; x < stride; x++)
+			padded[y * stride + x] = (x / 3 + y / 5) % 2 ? 0 : 255;
+	}
+	assert_int_equal(qrdecode_new(&q, *state, QRDECODE_TUNED), 0);
+	assert_int_equal(qrdecode_frame(q, &f, out, sizeof(out)), 9);
+	assert_string_equal(out, "TICKET-77");
+	qrdecode_free(q);
+	free(padded);
+	free(im.p);
+}
+
 static void test_payload_with_nul_keeps_its_length(void **state)
 {
 	struct image im = draw_qr_cmd(640, 480, NUL_QR_CMD, 6, 100, 50, 20, 230, false);
@@ -654,6 +679,7 @@ int main(void)
 	    ENGINE_TESTS(test_custom_cascade),
 	    ENGINE_TESTS(test_region_steps_and_cost_cap),
 	    ENGINE_TESTS(test_payload_with_nul_keeps_its_length),
+	    ENGINE_TESTS(test_padded_rows),
 	    ENGINE_TESTS(test_worker_drops_when_busy),
 	    cmocka_unit_test(test_pgm_load),
 	    cmocka_unit_test(test_files_source_plays_in_order_and_waits_for_the_dir),
