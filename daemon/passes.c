@@ -7,8 +7,10 @@
  * Transactions: store.c keeps a group-commit transaction open for journal rows,
  * so nothing here may BEGIN or COMMIT. Writes run inside SAVEPOINT/RELEASE, which
  * nests inside that transaction or acts as BEGIN/COMMIT when none is open; writes
- * that must survive a crash (import, reserve, consume, annul) then call
- * store_sync() so the enclosing transaction is committed.
+ * that must survive a crash (import, consume, annul) then call store_sync() so the
+ * enclosing transaction is committed. A reservation rides with its grant: the
+ * relay waits for that commit (station.c), asked with store_commit_soon() so that
+ * grants of several lanes share it.
  *
  * Import parses RFC 4180 CSV in one pass, validates each row and upserts it
  * inside one savepoint: any error rolls the whole file back. An upsert keeps the
@@ -1036,7 +1038,7 @@ int passes_reserve(struct passes *passes, int64_t pass_id, const char *lane, int
 	rc = sp_end(passes, rc);
 	if (rc < 0)
 		return rc;
-	return store_sync(passes->store);
+	return store_commit_soon(passes->store);
 }
 
 static int settle(struct passes *passes, int64_t use_id, const char *state, int64_t now_ms)

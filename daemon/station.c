@@ -7,8 +7,15 @@
  * grant the journal refused (LANE_EV_GRANT_FAILED), so the lane never sees a
  * nested step.
  *
- * Journal rows of a check hang off its scan row (check_id). Only grants are
- * synced at once; the daemon commits the other rows within its flush interval.
+ * Journal rows of a check hang off its scan row (check_id). Only grants wait for
+ * a commit; the daemon commits the other rows within its flush interval.
+ *
+ * Group commit: the actions after a grant (the outputs that open the gate) are
+ * parked until the commit that makes the grant durable. store_commit_soon() asks
+ * the daemon for it (its store commit hook): it runs once every event already
+ * pending has been handled, so lanes that grant in the same loop iteration share
+ * one fsync, then calls station_commit_done() on each lane. A lane's next event
+ * commits and carries out its parked actions first, so they keep their order.
  */
 #include "station.h"
 
@@ -50,6 +57,12 @@ struct station {
 	uint64_t verify_request_id;
 	bool grant_failed;
 	uint64_t grant_failed_request_id;
+
+	/* The rest of an action list whose grant waits for its commit (group commit). */
+	bool parked;
+	uint64_t parked_txn;        /* store_txn() of the grant */
+	uint64_t parked_request_id; /* the grant's check */
+	struct lane_actions parked_acts;
 
 	/* The Gosuslugi request in flight (at most one), for request gosu_request_id. */
 	struct gosu_check *gosu;
@@ -188,7 +201,8 @@ static int station_begin_manual(struct station *st, uint64_t request_id)
 	return r;
 }
 
-/* Audit before act: the grant row and the use reservation are durable, or nothing opens. */
+/* Audit before act: the grant row and the use reservation, committed before anything
+ * opens (station_apply parks the rest of the list until then). */
 static int station_grant(struct station *st, const struct lane_action *a)
 {
 	struct store *store = st->env->store;
@@ -205,13 +219,15 @@ static int station_grant(struct station *st, const struct lane_action *a)
 			      lane_dir_name(a->grant.dir), NULL);
 	if (r < 0)
 		return r;
+	/* The transaction to wait for (passes_reserve() may already commit it). */
+	st->parked_txn = store_txn(store);
 	if (st->pass_id) {
 		r = passes_reserve(st->env->passes, st->pass_id, station_name(st), real_ms(),
 				   &st->use_id);
 		if (r < 0)
 			return r;
 	}
-	return store_sync(store);
+	return 0;
 }
 
 static void station_portal_seen(struct station *st, bool ok, const char *reason)
@@ -307,7 +323,14 @@ static void station_apply(struct station *st, const struct lane_actions *acts)
 				st->grant_failed_request_id = a->request_id;
 				return;
 			}
-			break;
+			/* Nothing after the grant acts before its commit (station_commit_done). */
+			st->parked = true;
+			st->parked_request_id = a->request_id;
+			st->parked_acts.count = acts->count - i - 1;
+			memcpy(st->parked_acts.a, acts->a + i + 1,
+			       st->parked_acts.count * sizeof(acts->a[0]));
+			store_commit_soon(st->env->store);
+			return;
 		case LANE_ACT_GATE:
 			station_gate(st, a);
 			break;
@@ -350,13 +373,50 @@ static void station_rearm(struct station *st)
 
 static void station_verify(struct station *st, uint64_t request_id);
 
+/* After a list of actions: the lane timer, and the events the list feeds back. */
+static void station_after(struct station *st);
+
+void station_commit_done(struct station *st)
+{
+	struct lane_actions rest;
+	int r;
+
+	if (!st->parked)
+		return;
+	r = store_txn_durable(st->env->store, st->parked_txn);
+	if (r == 0)
+		return; /* not committed yet: the next commit calls again */
+	st->parked = false;
+	if (r < 0) {
+		station_journal_failed(st, r, "grant");
+		st->grant_failed = true;
+		st->grant_failed_request_id = st->parked_request_id;
+	} else {
+		rest = st->parked_acts; /* station_apply() may park again */
+		station_apply(st, &rest);
+	}
+	station_after(st);
+}
+
 static int station_feed(struct station *st, const struct lane_event *ev)
 {
 	struct lane_actions acts;
 	enum lane_result res;
 
+	if (st->parked) {
+		/* The parked actions come before this event's. A failed commit is logged
+		 * by station_commit_done() as a failed grant. */
+		store_sync(st->env->store);
+		station_commit_done(st);
+	}
 	res = lane_step(&st->lane, ev, mono_ms(), &acts);
 	station_apply(st, &acts);
+	station_after(st);
+	return (int)res;
+}
+
+static void station_after(struct station *st)
+{
 	station_rearm(st);
 	if (st->grant_failed) {
 		struct lane_event failed = {.type = LANE_EV_GRANT_FAILED,
@@ -370,7 +430,6 @@ static int station_feed(struct station *st, const struct lane_event *ev)
 		st->verify_requested = false;
 		station_verify(st, st->verify_request_id);
 	}
-	return (int)res;
 }
 
 /* holder_digest: the verdict commits to the masked holder fields kept beside the
@@ -835,6 +894,9 @@ void station_close(struct station *st)
 {
 	if (!st)
 		return;
+	if (st->parked)
+		log_warnx("lane %s: stopping before the grant's commit: the gate stays closed",
+			  station_name(st));
 	keypad_close(st->keypad);
 	scanner_close(st->scanner);
 	gosu_client_cancel(st->gosu);

@@ -3,7 +3,8 @@
  *
  * The station owns the only clock reads and the only timer of its lane. It
  * applies the lane's actions in order, journaling each step before acting on
- * it; a grant is synced to disk before the outputs that open the gate move.
+ * it; a grant is synced to disk before the outputs that open the gate move, by a
+ * commit that the lanes granting in the same loop iteration share.
  */
 #ifndef TS_STATION_H
 #define TS_STATION_H
@@ -34,6 +35,12 @@ int station_open(struct station **out, const struct station_env *env,
 		 const struct config_lane *lane, uint64_t request_seed, const char **why);
 /* Drives the outputs safe, journals the stop, frees. Accepts NULL. */
 void station_close(struct station *st);
+
+/* Grants wait for a commit asked with store_commit_soon(): the store's commit hook
+ * must be set (turnstiled does) and, once it committed, call this on every lane. It
+ * carries out the actions parked behind this lane's grant (or feeds the lane a
+ * failed grant if the commit was lost); nothing parked: no-op. */
+void station_commit_done(struct station *st);
 
 const char *station_name(const struct station *st);
 struct io *station_io(struct station *st);

@@ -83,6 +83,10 @@ struct store {
 	int ckpt_asked_at;                    /* WAL pages at the last request */
 	uint64_t commits, inline_checkpoints;
 	int wal_peak;                         /* most WAL pages seen after a commit */
+	/* Write transactions are numbered as they begin (store_txn_durable). */
+	uint64_t txn_seq, txn_open, txn_committed, txn_lost;
+	void (*commit_hook)(void *ctx); /* store_commit_soon() */
+	void *commit_ctx;
 };
 
 static int store_errno(int rc)
@@ -562,6 +566,16 @@ static void store_bind_text(sqlite3_stmt *stmt, int idx, const char *text)
 		sqlite3_bind_null(stmt, idx);
 }
 
+/* The open transaction is gone without our COMMIT: SQLite rolled it back by itself
+ * (disk full, I/O error) or the purge did. */
+static void store_txn_check(struct store *store)
+{
+	if (store->txn_open && sqlite3_get_autocommit(store->db)) {
+		store->txn_lost = store->txn_open;
+		store->txn_open = 0;
+	}
+}
+
 /* One journal row: opens the group-commit transaction if needed, then inserts.
  * Statement failures leave the open transaction as it was; if SQLite rolled it back
  * by itself (disk full, I/O error) the earlier unsynced rows went with it. */
@@ -577,6 +591,7 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	char hash[AUDIT_HASH_HEX_LEN + 1];
 
 	store->errmsg[0] = '\0';
+	store_txn_check(store);
 	if (sqlite3_get_autocommit(store->db)) {
 		r = store_step_done(store, STMT_BEGIN);
 		if (r == 0)
@@ -586,6 +601,7 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 			return r;
 		}
+		store->txn_open = ++store->txn_seq;
 	}
 	row = (struct audit_row){.id = store->tail_id + 1,
 				 .time = time_ms,
@@ -671,18 +687,56 @@ int store_sync(struct store *store)
 	if (!store)
 		return -EINVAL;
 	store->errmsg[0] = '\0';
+	store_txn_check(store);
 	if (sqlite3_get_autocommit(store->db))
 		return 0;
 	r = store_step_done(store, STMT_COMMIT);
-	if (r == 0)
+	if (r == 0) {
 		store->commits++;
-	if (r < 0 && !sqlite3_get_autocommit(store->db)) {
+		store->txn_committed = store->txn_open;
+		store->txn_open = 0;
+		return 0;
+	}
+	if (!sqlite3_get_autocommit(store->db)) {
 		/* A COMMIT that failed with BUSY leaves the transaction open; we roll
 		 * back so the next append starts clean and the loss is reported once. */
 		sqlite3_step(store->stmt[STMT_ROLLBACK]);
 		sqlite3_reset(store->stmt[STMT_ROLLBACK]);
 	}
+	store->txn_lost = store->txn_open;
+	store->txn_open = 0;
 	return r;
+}
+
+void store_set_commit_hook(struct store *store, void (*fn)(void *ctx), void *ctx)
+{
+	store->commit_hook = fn;
+	store->commit_ctx = ctx;
+}
+
+int store_commit_soon(struct store *store)
+{
+	if (!store)
+		return -EINVAL;
+	if (!store->commit_hook)
+		return store_sync(store);
+	store->commit_hook(store->commit_ctx);
+	return 0;
+}
+
+uint64_t store_txn(const struct store *store)
+{
+	return store && !sqlite3_get_autocommit(store->db) ? store->txn_open : 0;
+}
+
+int store_txn_durable(struct store *store, uint64_t txn)
+{
+	store_txn_check(store);
+	if (txn && txn == store->txn_open)
+		return 0;
+	/* Only the last lost transaction is remembered: one lost after txn makes the
+	 * answer "lost" even if txn made it, which errs on the side of not opening. */
+	return txn && txn <= store->txn_committed && txn > store->txn_lost ? 1 : -EIO;
 }
 
 void store_stats(struct store *store, struct store_stats *out)
@@ -843,13 +897,16 @@ int store_purge(struct store *store, int64_t cutoff_ms, int64_t now_ms, uint64_t
 	if (r < 0)
 		return r;
 	r = store_step_done(store, STMT_BEGIN);
-	if (r == 0)
+	if (r == 0) {
+		store->txn_open = ++store->txn_seq;
 		r = store_load_tail(store);
+	}
 	if (r == 0)
 		r = store_purge_tx(store, cutoff_ms, now_ms, &n);
 	if (r < 0) {
 		if (!sqlite3_get_autocommit(store->db))
 			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		store_txn_check(store);
 		return r;
 	}
 	r = store_sync(store);

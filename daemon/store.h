@@ -49,6 +49,22 @@ int store_append_event(struct store *store, int64_t time_ms, const char *lane, c
 bool store_pending(const struct store *store); /* rows appended but not synced */
 int store_sync(struct store *store);          /* commit durably; no-op if nothing pending */
 
+/* Write transactions are numbered as they begin. store_txn(): the one the rows
+ * appended since the last sync went into, 0 if none is open. store_txn_durable():
+ * 1 once txn is committed, 0 while it is still open, -EIO if it was lost (its
+ * commit failed, or SQLite rolled it back by itself after a full disk or an I/O
+ * error). Only the last lost transaction is remembered, so a loss after txn also
+ * answers -EIO: the answer errs on the side of "not durable". */
+uint64_t store_txn(const struct store *store);
+int store_txn_durable(struct store *store, uint64_t txn);
+
+/* Group commit: store_commit_soon() asks for a commit without waiting for it. With
+ * a hook set (turnstiled: a commit at the end of the loop iteration, station.h) it
+ * calls the hook and returns 0; without one it is store_sync(). Whoever must know
+ * the outcome checks store_txn_durable(). */
+void store_set_commit_hook(struct store *store, void (*fn)(void *ctx), void *ctx);
+int store_commit_soon(struct store *store);
+
 /* What the journal did so far (benchmarks, tests). */
 struct store_stats {
 	uint64_t commits;           /* successful store_sync() commits */

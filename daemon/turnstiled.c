@@ -41,6 +41,7 @@ struct daemon {
 	size_t station_count;
 	struct control *control;
 	sd_event_source *flush;
+	sd_event_source *commit; /* group commit of grants (station.h) */
 	int64_t purged_at_ms; /* last retention purge (store.retention_days) */
 };
 
@@ -451,6 +452,28 @@ static int daemon_on_flush(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/* store_commit_soon(): the commit runs at idle priority, once every event already
+ * pending has been handled, so the lanes that granted meanwhile share it. */
+static void daemon_commit_soon(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	sd_event_source_set_enabled(d->commit, SD_EVENT_ONESHOT);
+}
+
+/* Grants wait for this commit (station_commit_done()). */
+static int daemon_on_commit(sd_event_source *s, void *userdata)
+{
+	struct daemon *d = userdata;
+	int r = store_sync(d->store);
+
+	if (r < 0)
+		log_warne(r, "journal: commit of grants failed (%s)", store_errmsg(d->store));
+	for (size_t i = 0; i < d->station_count; i++)
+		station_commit_done(d->stations[i]);
+	return 0;
+}
+
 /* After any event: rows were appended but not committed, so commit them soon.
  * Nothing is armed while idle, so an idle daemon never wakes. */
 static int daemon_on_post(sd_event_source *s, void *userdata)
@@ -504,6 +527,7 @@ static void daemon_teardown(struct daemon *d)
 	gosu_client_free(d->gosu);
 	gosu_classify_free();
 	sd_event_source_unref(d->flush);
+	sd_event_source_unref(d->commit);
 	passes_close(d->passes);
 	store_close(d->store);
 	sd_event_unref(d->ev);
@@ -592,6 +616,12 @@ static int daemon_setup(struct daemon *d)
 	if (r < 0)
 		return r;
 	sd_event_source_set_enabled(d->flush, SD_EVENT_OFF);
+	r = sd_event_add_defer(d->ev, &d->commit, daemon_on_commit, d);
+	if (r < 0)
+		return r;
+	sd_event_source_set_priority(d->commit, SD_EVENT_PRIORITY_IDLE);
+	sd_event_source_set_enabled(d->commit, SD_EVENT_OFF);
+	store_set_commit_hook(d->store, daemon_commit_soon, d);
 	r = sd_event_add_post(d->ev, NULL, daemon_on_post, d);
 	if (r < 0)
 		return r;
