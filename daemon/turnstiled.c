@@ -364,10 +364,19 @@ static void cmd_passes_list(struct daemon *d, const cJSON *req, cJSON *reply)
 
 static void cmd_info(struct daemon *d, const cJSON *req, cJSON *reply)
 {
-	cJSON *lanes;
+	struct store_stats st;
+	cJSON *lanes, *journal;
 
 	cJSON_AddStringToObject(reply, "version", TS_VERSION);
 	cJSON_AddStringToObject(reply, "store_path", d->cfg.store_path);
+	store_stats(d->store, &st);
+	journal = cJSON_AddObjectToObject(reply, "journal");
+	if (journal) {
+		cJSON_AddNumberToObject(journal, "commits", (double)st.commits);
+		cJSON_AddNumberToObject(journal, "checkpoints", (double)st.checkpoints);
+		cJSON_AddNumberToObject(journal, "inline_checkpoints", (double)st.inline_checkpoints);
+		cJSON_AddNumberToObject(journal, "wal_peak_pages", st.wal_peak_pages);
+	}
 	lanes = cJSON_AddArrayToObject(reply, "lanes");
 	for (size_t i = 0; i < d->station_count; i++)
 		cJSON_AddItemToArray(lanes, cJSON_CreateString(station_name(d->stations[i])));

@@ -4,8 +4,10 @@ stopped (SIGSTOP) while two scanners each send a valid code, so both codes are
 waiting when it resumes and are handled in one loop iteration. Commits are
 counted in the SQLite WAL file: a frame whose header carries a database size is
 the last frame of a commit. Each test says what it proves in its name."""
+import json
 import os
 import signal
+import socket
 import sqlite3
 import time
 
@@ -28,6 +30,14 @@ def wal_commits(db):
             n += 1
         off += 24 + page_size
     return n
+
+
+def journal_commits(d):
+    """The daemon's own count, from the control socket's info request."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(d.socket))
+        s.sendall(b'{"cmd": "info"}\n')
+        return json.loads(s.makefile("rb").readline())["journal"]["commits"]
 
 
 def test_two_lanes_granting_in_one_loop_iteration_share_one_commit(daemon_factory, tmp_path):
@@ -53,6 +63,7 @@ scanner_device = {second_pty.device}
         d.import_passes(PASSES + "GYM-2,membership,Ivanova Irina,2020-01-01,2099-12-31,0,0,\n")
         time.sleep(0.3)  # past daemon.flush (50 ms): nothing left to commit
         before = wal_commits(d.db)
+        info_before = journal_commits(d)
 
         os.kill(d.proc.pid, signal.SIGSTOP)
         try:
@@ -68,6 +79,7 @@ scanner_device = {second_pty.device}
             assert d.ctl_json("sim", "get", name)["edges"]["open_a"] == 1
         after = wal_commits(d.db)
         assert after - before == 1, (before, after)
+        assert journal_commits(d) - info_before == 1  # the daemon counts the same
         con = sqlite3.connect(d.db)
         try:
             lanes = sorted(r[0] for r in con.execute("SELECT lane FROM journal WHERE step='grant'"))
