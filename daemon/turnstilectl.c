@@ -267,7 +267,7 @@ static void print_check(const cJSON *lane, const cJSON *check)
 
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	const cJSON *lanes, *lane;
+	const cJSON *lanes, *lane, *portal;
 	cJSON *reply;
 	size_t namew = 4, statew = 5;
 	int r;
@@ -310,6 +310,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		if (cJSON_IsObject(check))
 			print_check(lane, check);
 	}
+	/* Only bad news about the portal: the lines above stay as scripts know them. */
+	portal = cJSON_GetObjectItemCaseSensitive(reply, "portal");
+	if (strcmp(jstr_or(portal, "state", ""), "unreachable") == 0)
+		printf("Gosuslugi portal unreachable: %s\n", jstr_or(portal, "reason", "-"));
 out:
 	cJSON_Delete(reply);
 	return 0;

@@ -342,11 +342,13 @@ def test_portal_unreachable_stays_on_the_status_line_until_the_portal_answers(po
     d.wait_state("idle", timeout=10)
     status = d.ctl_json("status")["portal"]
     assert status["state"] == "unreachable" and status["reason"], status
+    assert f"Gosuslugi portal unreachable: {status['reason']}" in d.ctl_ok("status")
     en.wait_for("PORTAL UNREACHABLE", "No visitor waiting")
     en.save("en-portal-unreachable-idle")
     d.ctl_ok("scan", "main", qr_status(UUID_VALID))
     d.wait_state("await_attendant")
     assert d.ctl_json("status")["portal"]["state"] == "ok"
+    assert "portal" not in d.ctl_ok("status")
     en.wait_for("Connected", "VALID")
 
 
