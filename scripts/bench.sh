@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test run): scan->verdict latency through a pty,
 # daemon RSS and idle wake-ups, then journal throughput and export speed.
-# Usage: scripts/bench.sh [ROUNDS] [JOURNAL_DIR]  (JOURNAL_DIR on the real disk, not tmpfs)
+# Usage: scripts/bench.sh [ROUNDS] [JOURNAL_DIR]  (JOURNAL_DIR on the real disk, not tmpfs;
+# the scan benches keep their journal there too)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -9,11 +10,15 @@ scripts/deps.sh
 cmake -S "$top" -B "$top/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$top/build-bench" -j"$(nproc)" --target turnstiled turnstilectl bench_store bench_gosu
 echo "== scan latency, RSS, idle =="
-/usr/bin/python3 tests/bench/bench_scan.py "$top/build-bench" "${1:-10000}"
+TS_BENCH_DIR=${2:-} /usr/bin/python3 tests/bench/bench_scan.py "$top/build-bench" "${1:-10000}"
+echo "== scan latency, 4 lanes scanning at once (their grants share commits) =="
+TS_BENCH_DIR=${2:-} /usr/bin/python3 tests/bench/bench_scan.py "$top/build-bench" "${1:-10000}" 4
 echo "== journal =="
 dir=${2:-$top/build-bench/journal-bench}
 mkdir -p "$dir"
 "$top/build-bench/bench_store" "$dir"
+echo "== journal: 4 lanes granting in one loop iteration (one commit per 4 grants) =="
+"$top/build-bench/bench_store" "$dir" 10000 4
 echo "== journal: export and verify of 1 M checks (synced per 1000 checks to fill it) =="
 "$top/build-bench/bench_store" "$dir" 1000000 1000
 echo "== Gosuslugi verification overhead over the HTTP round trip =="
