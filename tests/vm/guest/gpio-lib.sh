@@ -26,7 +26,7 @@ ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; FAILED=1; }
 # check DESCRIPTION COMMAND...: one test line, by the command's status.
 check() {
-	desc=$1
+	local desc=$1
 	shift
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
@@ -60,6 +60,7 @@ chip_create() {
 pull() { echo "pull-$2" >"$SIM/sim_gpio$1/pull"; }
 # value LINE: the level on the line now (what the daemon drives, for an output).
 value() {
+	local v
 	read -r v <"$SIM/sim_gpio$1/value"
 	echo "$v"
 }
@@ -72,6 +73,7 @@ safe() {
 }
 # safe_now: every output line reads its safe level.
 safe_now() {
+	local line
 	for line in 0 1 2 3 4 5 6 7; do
 		[ "$(value $line)" = "$(safe $line)" ] ||
 			{ echo "# line $line reads $(value $line)"; return 1; }
@@ -148,7 +150,7 @@ CONF
 	LOG=$TS/daemon.$RUN.log
 	turnstiled -d -v -f $TS/turnstiled.conf "$@" >$LOG 2>&1 &
 	DAEMON=$!
-	i=0
+	local i=0
 	until ctl status >/dev/null 2>&1; do
 		i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 $DAEMON 2>/dev/null; then
@@ -174,7 +176,7 @@ state() {
 pending_check() { ctl status main | sed -n 's/^ *check \([0-9]*\):.*/\1/p'; }
 # wait_state STATE [TENTHS]: until the lane is in STATE (default 10 s).
 wait_state() {
-	i=0
+	local i=0
 	while [ "$(state)" != "$1" ]; do
 		i=$((i + 1))
 		[ $i -le "${2:-100}" ] || { echo "# lane is $(state), not $1"; return 1; }
@@ -183,7 +185,7 @@ wait_state() {
 }
 # wait_value LINE VALUE [TENTHS]: until the line reads VALUE (default 10 s).
 wait_value() {
-	i=0
+	local i=0
 	while [ "$(value "$1")" != "$2" ]; do
 		i=$((i + 1))
 		[ $i -le "${3:-100}" ] || { echo "# line $1 reads $(value "$1"), not $2"; return 1; }
