@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import subprocess
 import time
@@ -313,3 +314,93 @@ def test_retention_purges_old_rows_at_start_and_verification_stays_green(daemon_
     time.sleep(0.3)
     code, rep = verify_json("--db", str(d.db))
     assert code == 0 and rep["rows"] > len(rows), rep
+    # An export taken after the purge verifies on its own and against the journal.
+    out = d.ctl_ok("export", "--format", "jsonl", "--db", str(d.db))
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert [r["check_id"] for r in recs][:1] == [5], recs
+    assert recs[0]["rows"][0]["prev_hash"] == detail["prefix_hash"], recs[0]
+    exported = d.dir / "after-purge.jsonl"
+    exported.write_text(out)
+    code, rep = verify_json("--file", str(exported))
+    assert code == 0 and rep["records"] == len(recs), rep
+    code, rep = verify_json("--file", str(exported), "--db", str(d.db))
+    assert code == 0, rep
+
+
+def ctl_env(env, *args):
+    p = subprocess.run([str(TURNSTILECTL), *args], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, **env})
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def test_export_time_range_is_local_time_and_lanes_filter(daemon_factory):
+    d = daemon_factory().start()
+    d.stop()
+    con = sqlite3.connect(d.db)
+    last = con.execute("SELECT id, hash FROM journal ORDER BY id DESC LIMIT 1").fetchone()
+    rid, prev = last[0] + 1, last[1]
+    # 2026-12-01 20:30Z, 21:30Z and 22:30Z on two lanes: in Moscow (UTC+3) the last
+    # two fall on 2 December, in UTC all three on 1 December.
+    base = 1796157000000  # 2026-12-01T20:30:00Z
+    ids = []
+    for k, lane in enumerate(("north", "south", "north")):
+        ids.append(rid)
+        prev = append(con, prev, id=rid, time=base + k * 3600000, lane=lane, step="scan",
+                      value="", source="ctl", code_kind="ticket")
+        prev = append(con, prev, id=rid + 1, time=base + k * 3600000 + 5, lane=lane,
+                      check_id=rid, step="verdict", value="used",
+                      detail='{"reason":"already used"}')
+        rid += 2
+    con.commit()
+    con.close()
+
+    def exported(tz, *args):
+        out = ctl_env({"TZ": tz}, "export", "--format", "jsonl", "--db", str(d.db), *args)
+        return [(r["check_id"], r["time"]) for r in map(json.loads, out.splitlines())]
+
+    msk = exported("MSK-3", "--since", "2026-12-02", "--until", "2026-12-03")
+    assert msk == [(ids[1], "2026-12-02T00:30:00.000+03:00"),
+                   (ids[2], "2026-12-02T01:30:00.000+03:00")], msk
+    utc = exported("UTC0", "--since", "2026-12-01", "--until", "2026-12-02")
+    assert [i for i, _ in utc] == ids, utc
+    assert utc[0][1] == "2026-12-01T20:30:00.000+00:00", utc
+    # A time of day, local: from 00:00 Moscow time on 2 December.
+    assert [i for i, _ in exported("MSK-3", "--since", "2026-12-02T00:00")] == ids[1:]
+    assert [i for i, _ in exported("MSK-3", "--until", "2026-12-02T00:00:00")] == ids[:1]
+    assert [i for i, _ in exported("MSK-3", "--lane", "north")] == [ids[0], ids[2]]
+    assert exported("MSK-3", "--lane", "north", "--since", "2026-12-02") == \
+        [(ids[2], "2026-12-02T01:30:00.000+03:00")]
+    # The summary's days are local days too.
+    out = ctl_env({"TZ": "MSK-3"}, "export", "--format", "jsonl", "--db", str(d.db),
+                  "--summary", "--since", "2026-12-01")
+    days = [(r["day"], r["lane"], r["checks"]) for r in map(json.loads, out.splitlines())]
+    assert days == [("2026-12-01", "north", 1), ("2026-12-02", "north", 1),
+                    ("2026-12-02", "south", 1)], days
+
+
+def test_summary_counts_manual_opens_not_passed_and_denials_by_reason(daemon):
+    # Granted, nobody passes within the 2 s window: not passed.
+    daemon.ctl_ok("scan", "main", "GYM-1")
+    daemon.wait_state("open")
+    daemon.wait_state("idle", timeout=6)
+    # A manual opening with its reason, and the visitor passes.
+    daemon.ctl_ok("open", "main", "a", "--reason", "paper certificate")
+    daemon.wait_state("open")
+    daemon.ctl_ok("sim", "set", "main", "pass_a", "1")
+    daemon.ctl_ok("sim", "set", "main", "pass_a", "0")
+    daemon.wait_state("idle")
+    # Two denials for two reasons.
+    for code in ("GYM-OLD", "NOPE-42"):
+        daemon.ctl_ok("scan", "main", code)
+        daemon.wait_state("denied")
+        daemon.wait_state("idle")
+    rows = daemon.export()
+    assert [(r["source"], r["verdict"], r["gate"]) for r in rows] == [
+        ("ctl", "valid", "not_passed"), ("manual", "none", "passed"),
+        ("ctl", "expired", "none"), ("ctl", "unknown", "none")], rows
+    out = daemon.ctl_ok("export", "--format", "jsonl", "--db", str(daemon.db), "--summary")
+    (s,) = [json.loads(line) for line in out.splitlines()]
+    assert (s["checks"], s["entries"], s["exits"], s["denied"], s["rejected"],
+            s["manual_opens"], s["not_passed"], s["denied_by_reason"]) == \
+        (4, 1, 0, 2, 0, 1, 1, "expired:1 unknown:1"), s

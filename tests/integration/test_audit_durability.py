@@ -5,7 +5,10 @@ it saw the lane open for (audit before act: the lane only opens once the grant i
 committed); the daemon is killed at random instants; after each kill every grant
 the client saw must be in the journal, the chain must verify, and the daemon must
 start again. Full disk: the journal lives on a small tmpfs mounted for the test;
-filled up, the lane must not open, and once space returns it opens again.
+filled up, the lane must not open, and once space returns it opens again. Read-only
+journal: the journal lives on a small ext4 image mounted for the test, and its files
+are made immutable (chattr +i: even root's writes through the daemon's open file
+descriptors are refused); the lane must not open until they are writable again.
 """
 import json
 import os
@@ -19,7 +22,7 @@ import pytest
 
 from conftest import TURNSTILECTL, PASSES, Daemon, wait_until
 
-KILLS = int(os.environ.get("TS_KILL_INSTANTS", "50"))
+KILLS = int(os.environ.get("TS_KILL_INSTANTS", "200"))
 
 
 def verify_db(db):
@@ -142,3 +145,67 @@ def test_full_disk_grants_nothing_and_recovers(tmp_path, small_fs):
     d.stop()
     code, out = verify_db(d.db)
     assert code == 0, out
+
+
+@pytest.fixture
+def ext4_fs(tmp_path):
+    img, mnt = tmp_path / "fs.img", tmp_path / "ext4"
+    mnt.mkdir()
+    with open(img, "wb") as f:
+        f.truncate(16 << 20)
+    for cmd in (["mkfs.ext4", "-q", "-F", str(img)], ["mount", "-o", "loop", str(img), str(mnt)]):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            pytest.fail(f"{' '.join(cmd)}: {p.stderr} (the test needs root and loop devices)")
+    yield mnt
+    subprocess.run(["chattr", "-R", "-i", str(mnt)], capture_output=True)
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def chattr(flag, *paths):
+    p = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_read_only_journal_grants_nothing_and_recovers(tmp_path, ext4_fs):
+    d = Daemon(tmp_path, duplicate_window="0ms")
+    d.config.write_text(d.config.read_text().replace(f"path = {tmp_path}/journal.db",
+                                                     f"path = {ext4_fs}/journal.db"))
+    d.db = ext4_fs / "journal.db"
+    d.start()
+    assert d.import_passes()[0] == 0
+
+    def opens():
+        return d.sim()["edges"]["open_a"]
+
+    d.ctl_ok("scan", "main", "GYM-1")
+    wait_until(lambda: opens() == 1, what="the first grant")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+    time.sleep(0.3)
+
+    files = [d.db, ext4_fs / "journal.db-wal"]
+    chattr("+i", *files)
+    for _ in range(3):
+        d.ctl_ok("scan", "main", "GYM-1")
+        time.sleep(0.3)
+        assert opens() == 1, "the lane opened while the journal could not be written"
+        d.wait_state("idle", timeout=5)
+    assert "journal" in d.log.read_text()
+    assert d.proc.poll() is None, "the daemon must keep running"
+
+    chattr("-i", *files)
+    d.ctl_ok("scan", "main", "GYM-1")
+    wait_until(lambda: opens() == 2, timeout=5, what="a grant once the journal is writable")
+    d.ctl_ok("sim", "set", "main", "pass_a", "1")
+    d.ctl_ok("sim", "set", "main", "pass_a", "0")
+    d.wait_state("idle")
+    time.sleep(0.3)
+    d.stop()
+    code, out = verify_db(d.db)
+    assert code == 0, out
+    con = sqlite3.connect(d.db)
+    grants = con.execute("SELECT count(*) FROM journal WHERE step = 'grant'").fetchone()[0]
+    con.close()
+    assert grants == 2, f"{grants} grants journaled for the 2 openings"
