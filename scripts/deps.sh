@@ -8,6 +8,7 @@ packages=(
 	libsystemd-dev libinih-dev libsqlite3-dev sqlite3 libcjson-dev libssl-dev nettle-dev
 	libcurl4-openssl-dev libgpiod-dev libmodbus-dev libzbar-dev libzxing-dev qrencode libncurses-dev
 	libcmocka-dev python3-pytest python3-serial python3-serial-asyncio python3-pymodbus socat procps openssl tmux
+	e2fsprogs mount
 	gcc-avr avr-libc simavr libsimavr-dev mbpoll
 	clang-14 libclang-rt-14-dev llvm-14
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 xz-utils qemu-system-x86 busybox-static
