@@ -1023,9 +1023,9 @@ static int check_io_map(struct config_parse *p, size_t i)
 				     l->line, l->name, e->key, l->io_map[s], why);
 			return -EINVAL;
 		}
-		if (modbus && (m.active_low || m.bias)) {
-			fail(p, "%s:%d: [lane.%s]: %s: :low, :pullup, :pulldown are for GPIO",
-			     p->path, line > 0 ? line : l->line, l->name, e->key);
+		if (modbus && (m.active_low || m.bias || m.name[0])) {
+			fail(p, "%s:%d: [lane.%s]: %s: line names, :low, :pullup, :pulldown are "
+			     "for GPIO", p->path, line > 0 ? line : l->line, l->name, e->key);
 			return -EINVAL;
 		}
 		if (gpio && m.kind == IO_MAP_COUNT) {

@@ -2,8 +2,8 @@
  * device). Kept to this one file so that a libgpiod 2 port touches nothing else.
  *
  * - The chip is `gpio_chip` (name, path, label or number: gpiod_chip_open_lookup);
- *   a signal's channel is the line offset; ":low" makes a line active-low, and
- *   libgpiod applies it, so every level here is logical.
+ *   a signal's line is its offset or its name on that chip; ":low" makes a line
+ *   active-low, and libgpiod applies it, so every level here is logical.
  * - Outputs are requested once, at open, with their safe level (0) as the
  *   request's default value: the line is never driven to anything else before
  *   the lane asks. They stay requested for the daemon's life (nobody else may
@@ -149,10 +149,28 @@ static int gpio_flags(const struct io_map *m)
 	return flags;
 }
 
+/* The line a signal is mapped to, by name or by offset; NULL with errno set. */
+static struct gpiod_line *gpio_line(struct gpio_io *g, int s)
+{
+	if (g->map[s].name[0])
+		return gpiod_chip_find_line(g->chip, g->map[s].name);
+	return gpiod_chip_get_line(g->chip, g->map[s].channel);
+}
+
+static void gpio_warn_line(int err, const struct config_lane *lane, const struct io_map *m, int s)
+{
+	if (m->name[0])
+		log_warne(err, "lane %s: gpio %s line \"%s\" (%s)", lane->name, lane->gpio_chip,
+			  m->name, io_signal_name((enum io_signal)s));
+	else
+		log_warne(err, "lane %s: gpio %s line %u (%s)", lane->name, lane->gpio_chip,
+			  m->channel, io_signal_name((enum io_signal)s));
+}
+
 static int gpio_open_input(struct gpio_io *g, const struct config_lane *lane, int s)
 {
 	struct gpio_in *in = &g->in[s];
-	struct gpiod_line *line = gpiod_chip_get_line(g->chip, g->map[s].channel);
+	struct gpiod_line *line = gpio_line(g, s);
 	int r;
 
 	if (!line)
@@ -222,13 +240,12 @@ static int gpio_open(void **ctx, sd_event *ev, const struct config_lane *lane,
 
 		if (g->map[o].kind != IO_MAP_OUT)
 			continue;
-		line = gpiod_chip_get_line(g->chip, g->map[o].channel);
+		line = gpio_line(g, o);
 		/* Safe level in the request itself: no glitch at start. */
 		if (!line || gpiod_line_request_output_flags(line, GPIO_CONSUMER,
 							     gpio_flags(&g->map[o]), 0) < 0) {
 			r = -errno;
-			log_warne(r, "lane %s: gpio %s line %u (%s)", lane->name, lane->gpio_chip,
-				  g->map[o].channel, io_signal_name((enum io_signal)o));
+			gpio_warn_line(r, lane, &g->map[o], o);
 			goto error;
 		}
 		g->out[o] = line;
@@ -238,8 +255,7 @@ static int gpio_open(void **ctx, sd_event *ev, const struct config_lane *lane,
 			continue;
 		r = gpio_open_input(g, lane, s);
 		if (r < 0) {
-			log_warne(r, "lane %s: gpio %s line %u (%s)", lane->name, lane->gpio_chip,
-				  g->map[s].channel, io_signal_name((enum io_signal)s));
+			gpio_warn_line(r, lane, &g->map[s], s);
 			goto error;
 		}
 	}

@@ -1,6 +1,7 @@
 /* io_map.c: parsing of `io.SIGNAL` values (see io_map.h). */
 #include "io_map.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -32,10 +33,21 @@ int io_map_parse(const char *s, bool output, struct io_map *m, const char **why)
 	}
 	if (!p)
 		goto bad;
-	for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
-		v = v * 10 + (unsigned)(*p - '0');
-	if (!digits || v > IO_MAP_CHANNEL_MAX)
-		goto bad;
+	if (isalpha((unsigned char)*p)) {
+		size_t n = 0;
+
+		while (isalnum((unsigned char)p[n]) || p[n] == '_' || p[n] == '-' || p[n] == '.')
+			n++;
+		if (n >= IO_MAP_NAME_MAX)
+			goto bad;
+		memcpy(m->name, p, n);
+		p += n;
+	} else {
+		for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+			v = v * 10 + (unsigned)(*p - '0');
+		if (!digits || v > IO_MAP_CHANNEL_MAX)
+			goto bad;
+	}
 	while (*p == ':') {
 		if (strncmp(p, ":low", 4) == 0 && !m->active_low) {
 			m->active_low = true;
@@ -61,7 +73,8 @@ int io_map_parse(const char *s, bool output, struct io_map *m, const char **why)
 	m->channel = (uint16_t)v;
 	return 0;
 bad:
-	*why = "must be none, out:N[:low], in:N[:low][:pullup|:pulldown] or count:N, N 0..255";
+	*why = "must be none, out:N[:low], in:N[:low][:pullup|:pulldown] or count:N, N 0..255 "
+	       "or a GPIO line name";
 	*m = (struct io_map){0};
 	return -EINVAL;
 }
