@@ -38,6 +38,21 @@ def test_gpio_config_errors(daemon_factory, extra, message):
     assert message in p.stderr, p.stderr
 
 
+def test_gpio_lines_by_name_are_valid(daemon_factory):
+    p = check(daemon_factory, "io.open_a = out:RELAY_OPEN_A:low\nio.pass_a = in:pass-a.1:pullup\n"
+              "io.fire_alarm = in:27\n", "-n")
+    assert (p.returncode, p.stdout.strip()) == (0, "configuration OK"), p.stderr
+
+
+def test_line_names_are_for_gpio_only(daemon_factory):
+    d = daemon_factory(extra="io.open_a = out:RELAY_OPEN_A\nio.fire_alarm = none\n")
+    p = subprocess.run([str(TURNSTILED), "-n", "-f", str(d.config), "-D", "lane.main.io=modbus",
+                        "-D", "lane.main.modbus=tcp:127.0.0.1:1502"],
+                       capture_output=True, text=True, timeout=10)
+    assert p.returncode != 0
+    assert "io.open_a: line names, :low, :pullup, :pulldown are for GPIO" in p.stderr, p.stderr
+
+
 def test_missing_chip_fails_the_start(daemon_factory):
     p = check(daemon_factory, "gpio_chip = /nonexistent/gpiochip9\n" + MAP, "-d")
     assert p.returncode != 0

@@ -39,6 +39,7 @@ CLAIMS = [
     "the open loop is known before turnstiled reports ready",
     "turnstiled stops cleanly",
     "every output driven to its safe level at stop",
+    "an unknown line name fails the start, naming the line",
 ]
 
 

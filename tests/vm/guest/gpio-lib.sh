@@ -1,12 +1,13 @@
 # gpio-lib.sh (sourced by the gpio guest tests): a gpio-sim chip wired like a
 # turnstile, a turnstiled lane on it, and helpers to drive and read its lines.
 #
-# Lines of the chip "turnstile" (offset: signal, how the lane maps it):
+# Lines of the chip "turnstile", named as their signals (offset: signal, how the
+# lane maps it; two by their line name):
 #    0 open_a    out        1 open_b  out:low     2 stop    out
-#    3 led_green out:low    4 led_red out         5 led_yellow out
+#    3 led_green out:low    4 led_red out:led_red 5 led_yellow out
 #    6 buzzer    out        7 alarm   out
 #    8 pass_a    in:low:pullup      9 pass_b in:low:pullup
-#   10 fire_alarm in (the normally-closed loop: high while intact)
+#   10 fire_alarm in:fire_alarm (the normally-closed loop: high while intact)
 #   11 confirm   in:low:pullup     12 reject in:low:pullup
 # Active-low outputs rest high; the sim's pull on those lines stands in for the
 # relay module's own pull-up, so nothing is "on" before the daemon starts either.
@@ -134,13 +135,13 @@ io.open_a = out:0
 io.open_b = out:1:low
 io.stop = out:2
 io.led_green = out:3:low
-io.led_red = out:4
+io.led_red = out:led_red
 io.led_yellow = out:5
 io.buzzer = out:6
 io.alarm = out:7
 io.pass_a = in:8:low:pullup
 io.pass_b = in:9:low:pullup
-io.fire_alarm = in:10
+io.fire_alarm = in:fire_alarm
 io.confirm = in:11:low:pullup
 io.reject = in:12:low:pullup
 io.manual_open = none

@@ -123,6 +123,14 @@ safe_at_stop() {
 }
 check "every output driven to its safe level at stop" safe_at_stop
 
+# 8. A line name the chip does not have fails the start, naming the line.
+unknown_line_fails() {
+	! turnstiled -d -f $TS/turnstiled.conf -D lane.main.io.open_a=out:no_such_line \
+		>$TS/unknown.log 2>&1 &&
+		grep -q 'line "no_such_line" (open_a)' $TS/unknown.log
+}
+check "an unknown line name fails the start, naming the line" unknown_line_fails
+
 if [ $FAILED -ne 0 ]; then
 	for log in $TS/daemon.*.log; do
 		echo "# $log:"
