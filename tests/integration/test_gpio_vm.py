@@ -46,7 +46,7 @@ CLAIMS = [
 @pytest.fixture(scope="module")
 def vm():
     p = subprocess.run([str(SOURCE / "tests/vm/run.sh"), str(BUILD), "gpio"],
-                       capture_output=True, text=True, timeout=400, env=os.environ.copy())
+                       capture_output=True, text=True, timeout=600, env=os.environ.copy())
     lines = p.stdout.splitlines()
     return p.returncode, lines, p.stdout[-6000:] + p.stderr[-3000:]
 

@@ -34,7 +34,7 @@ for var in ASAN_OPTIONS UBSAN_OPTIONS; do
 	[ -z "${!var:-}" ] || append+=" $var=${!var}"
 done
 rc=0
-timeout "${TS_VM_TIMEOUT:-300}" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
+timeout "${TS_VM_TIMEOUT:-480}" qemu-system-x86_64 -accel tcg -m 512 -smp 1 \
 	-kernel "$kernel" -initrd "$vm/initrd.gz" -append "$append" \
 	-nographic -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 </dev/null || rc=$?
 case $rc in
