@@ -7,6 +7,7 @@
  *               (a scanner's pace: a full-speed burst would overrun the
  *               evdev reader's buffer on a slow guest, which is SYN_DROPPED's
  *               case, not this one)
+ *   burst TEXT  the same as type, at full speed (to overrun a reader)
  *   key NAME    taps one key: enter, kpenter, kpminus, kpasterisk, kp0..kp9, a..z
  *   hold NAME   presses NAME, sends 5 auto-repeats, releases it
  *   grab        tries EVIOCGRAB on its own event device and prints "grab busy"
@@ -189,7 +190,7 @@ int main(int argc, char **argv)
 			*arg++ = '\0';
 		if (!strcmp(line, "quit"))
 			break;
-		if (!strcmp(line, "type") && arg) {
+		if ((!strcmp(line, "type") || !strcmp(line, "burst")) && arg) {
 			for (const char *p = arg; *p; p++) {
 				int shift;
 				uint16_t key = key_of(*p, &shift);
@@ -199,7 +200,8 @@ int main(int argc, char **argv)
 					return 1;
 				}
 				tap(key, shift);
-				usleep(2000);
+				if (line[0] == 't')
+					usleep(2000);
 			}
 			tap(KEY_ENTER, 0);
 		} else if ((!strcmp(line, "key") || !strcmp(line, "hold")) && arg && key_named(arg)) {

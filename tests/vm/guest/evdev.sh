@@ -2,9 +2,10 @@
 # against real kernel input devices. uinput_keys makes two USB keyboards through
 # /dev/uinput; evdev gives them /dev/input/eventN nodes; turnstiled opens them
 # with the exclusive grab required (the default), as on a lane PC. Proves what a
-# FIFO cannot: EVIOCGRAB holds (another reader's grab is refused), the kernel's
-# CLOCK_MONOTONIC key times bind keypad keys, a held key's auto-repeat acts
-# once, and a device destroyed and created again (an unplug) is reopened.
+# FIFO cannot: EVIOCGRAB holds (another reader's grab is refused), a held
+# key's auto-repeat acts once, a device destroyed and created again (an unplug)
+# is reopened, and events the kernel dropped for a stalled reader (SYN_DROPPED)
+# spoil the code they belong to rather than make a shorter one.
 TS=/tmp/ts
 SOCK=$TS/control.sock
 FAILED=0
@@ -103,6 +104,7 @@ cat >$TS/passes.csv <<EOF
 code,kind,holder,valid_from,valid_until
 TICKET-1,ticket,A,2020-01-01,2099-12-31
 TICKET-2,ticket,B,2020-01-01,2099-12-31
+TICKET-3,ticket,C,2020-01-01,2099-12-31
 EOF
 turnstiled -d -f $TS/turnstiled.conf >$TS/daemon.log 2>&1 5>&- 6>&- &
 daemon=$!
@@ -139,6 +141,17 @@ check "keypad minus rejects" wait_for 5 state_is denied
 check "still only the one opening" open_a_edges_are 1
 kbd keypad key kpasterisk
 check "keypad * is a manual open" wait_for 5 open_a_edges_are 2
+check "back to idle" wait_for 10 state_is idle
+
+# A reader that falls behind: the kernel drops events and says SYN_DROPPED.
+kill -STOP "$daemon"
+kbd scanner burst TICKETTICKETTICKETTICKETTICKETTICKET-1
+kill -CONT "$daemon"
+check "a code that lost events is discarded, not checked" \
+	wait_for 5 log_has "line discarded: keys lost by the kernel"
+check "no check for it" state_is idle
+kbd scanner type TICKET-3
+check "the next code is read whole" wait_for 5 state_is await_attendant
 
 echo "# daemon log:"
 sed 's/^/# /' $TS/daemon.log
