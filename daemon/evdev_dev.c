@@ -53,8 +53,8 @@ static void evdev_schedule(struct evdev_dev *d)
 {
 	uint64_t usec = (uint64_t)d->backoff_ms * 1000;
 
-	d->backoff_ms = d->backoff_ms * 2 > EVDEV_BACKOFF_MAX_MS ? EVDEV_BACKOFF_MAX_MS
-								 : d->backoff_ms * 2;
+	d->backoff_ms =
+	    d->backoff_ms * 2 > EVDEV_BACKOFF_MAX_MS ? EVDEV_BACKOFF_MAX_MS : d->backoff_ms * 2;
 	/* If the timer cannot be armed the device stays down; nothing else to do. */
 	if (sd_event_source_set_time_relative(d->retry, usec) >= 0)
 		(void)sd_event_source_set_enabled(d->retry, SD_EVENT_ONESHOT);
@@ -73,7 +73,8 @@ static void evdev_disconnect(struct evdev_dev *d, int err)
 
 static void evdev_deliver(struct evdev_dev *d, const struct input_event *ie)
 {
-	uint64_t ms = (uint64_t)ie->input_event_sec * 1000u + (uint64_t)ie->input_event_usec / 1000u;
+	uint64_t ms =
+	    (uint64_t)ie->input_event_sec * 1000u + (uint64_t)ie->input_event_usec / 1000u;
 
 	if (d->cb.event)
 		d->cb.event(ie, ms, d->userdata);

@@ -97,8 +97,8 @@ int keypad_open(struct keypad **out, sd_event *ev, const struct config_lane *lan
 		const struct keypad_callbacks *cb, void *userdata)
 {
 	static const struct evdev_dev_callbacks dev_cb = {
-		.event = keypad_event,
-		.status = keypad_status,
+	    .event = keypad_event,
+	    .status = keypad_status,
 	};
 	struct keypad *k;
 	int r;

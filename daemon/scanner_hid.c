@@ -124,8 +124,8 @@ int scanner_hid_open(void **ctx, sd_event *ev, const struct config_lane *lane,
 		     const struct scanner_callbacks *cb, void *userdata)
 {
 	static const struct evdev_dev_callbacks dev_cb = {
-		.event = hid_event,
-		.status = hid_status,
+	    .event = hid_event,
+	    .status = hid_status,
 	};
 	struct scanner_hid *h;
 	int r;

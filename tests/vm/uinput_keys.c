@@ -117,8 +117,8 @@ static uint16_t key_named(const char *name)
 
 static void create(const char *name)
 {
-	struct uinput_setup setup = {.id = {.bustype = BUS_USB, .vendor = 0x1234,
-					    .product = 0x5678}};
+	struct uinput_setup setup = {
+	    .id = {.bustype = BUS_USB, .vendor = 0x1234, .product = 0x5678}};
 	char sysname[64], dir[128];
 	struct dirent *de;
 	DIR *d;
@@ -146,7 +146,8 @@ static void create(const char *name)
 		d = opendir(dir);
 		while (d && (de = readdir(d)))
 			if (!strncmp(de->d_name, "event", 5))
-				snprintf(event_path, sizeof(event_path), "/dev/input/%s", de->d_name);
+				snprintf(event_path, sizeof(event_path), "/dev/input/%s",
+					 de->d_name);
 		if (d)
 			closedir(d);
 		if (!event_path[0] || access(event_path, R_OK) < 0) {
@@ -204,7 +205,8 @@ int main(int argc, char **argv)
 					usleep(2000);
 			}
 			tap(KEY_ENTER, 0);
-		} else if ((!strcmp(line, "key") || !strcmp(line, "hold")) && arg && key_named(arg)) {
+		} else if ((!strcmp(line, "key") || !strcmp(line, "hold")) && arg &&
+			   key_named(arg)) {
 			uint16_t key = key_named(arg);
 
 			if (!strcmp(line, "key")) {
