@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import TURNSTILED
+from conftest import SOURCE, TURNSTILED
 
 MAP = "io.open_a = out:17:low\nio.pass_a = in:22:low:pullup\nio.fire_alarm = in:27\n"
 
@@ -51,6 +51,12 @@ def test_line_names_are_for_gpio_only(daemon_factory):
                        capture_output=True, text=True, timeout=10)
     assert p.returncode != 0
     assert "io.open_a: line names, :low, :pullup, :pulldown are for GPIO" in p.stderr, p.stderr
+
+
+def test_the_raspberry_pi_profile_is_valid():
+    p = subprocess.run([str(TURNSTILED), "-n", "-f", str(SOURCE / "hw/profiles/gpio-rpi.conf")],
+                       capture_output=True, text=True, timeout=10)
+    assert (p.returncode, p.stdout.strip()) == (0, "configuration OK"), p.stderr
 
 
 def test_missing_chip_fails_the_start(daemon_factory):
