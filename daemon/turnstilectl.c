@@ -267,7 +267,7 @@ static void print_check(const cJSON *lane, const cJSON *check)
 
 static int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	const cJSON *lanes, *lane, *portal;
+	const cJSON *lanes, *lane, *portal, *journal;
 	cJSON *reply;
 	size_t namew = 4, statew = 5;
 	int r;
@@ -314,6 +314,10 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 	portal = cJSON_GetObjectItemCaseSensitive(reply, "portal");
 	if (strcmp(jstr_or(portal, "state", ""), "unreachable") == 0)
 		printf("Gosuslugi portal unreachable: %s\n", jstr_or(portal, "reason", "-"));
+	journal = cJSON_GetObjectItemCaseSensitive(reply, "journal");
+	if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(journal, "ok")))
+		printf("journal cannot record, nothing is granted: %s\n",
+		       jstr_or(journal, "error", "-"));
 out:
 	cJSON_Delete(reply);
 	return 0;

@@ -43,6 +43,7 @@ struct daemon {
 	sd_event_source *flush;
 	sd_event_source *commit; /* group commit of grants (station.h) */
 	int64_t purged_at_ms; /* last retention purge (store.retention_days) */
+	int journal_err;      /* why the last commit failed; 0: it went through */
 };
 
 static void usage(FILE *out)
@@ -151,7 +152,7 @@ static void status_portal(struct daemon *d, cJSON *reply)
 
 static void cmd_status(struct daemon *d, const cJSON *req, cJSON *reply)
 {
-	cJSON *lanes = cJSON_AddArrayToObject(reply, "lanes");
+	cJSON *lanes = cJSON_AddArrayToObject(reply, "lanes"), *journal;
 	const char *only = req_string(req, "lane");
 	bool found = false;
 
@@ -168,6 +169,13 @@ static void cmd_status(struct daemon *d, const cJSON *req, cJSON *reply)
 	if (only && !found)
 		reply_fail(reply, "no such lane");
 	status_portal(d, reply);
+	/* A journal that cannot commit (full disk, read-only file) grants nothing. */
+	journal = cJSON_AddObjectToObject(reply, "journal");
+	if (journal) {
+		cJSON_AddBoolToObject(journal, "ok", !d->journal_err);
+		if (d->journal_err)
+			cJSON_AddStringToObject(journal, "error", strerror(-d->journal_err));
+	}
 }
 
 static int parse_request_id(const cJSON *req, uint64_t *id)
@@ -454,6 +462,7 @@ static int daemon_on_flush(sd_event_source *s, uint64_t usec, void *userdata)
 	struct daemon *d = userdata;
 	int r = store_sync(d->store);
 
+	d->journal_err = r < 0 ? r : 0;
 	if (r < 0)
 		log_warne(r, "journal: commit failed (%s)", store_errmsg(d->store));
 	else
@@ -476,6 +485,7 @@ static int daemon_on_commit(sd_event_source *s, void *userdata)
 	struct daemon *d = userdata;
 	int r = store_sync(d->store);
 
+	d->journal_err = r < 0 ? r : 0;
 	if (r < 0)
 		log_warne(r, "journal: commit of grants failed (%s)", store_errmsg(d->store));
 	for (size_t i = 0; i < d->station_count; i++)

@@ -84,6 +84,13 @@ def test_kill_9_at_random_instants_loses_no_committed_grant(tmp_path):
     assert not missing, f"grants the lane acted on but the journal lacks: {missing}"
 
 
+def assert_reported(d, error):
+    """status says the journal cannot record, in JSON and in text."""
+    journal = d.ctl_json("status")["journal"]
+    assert journal["ok"] is False and error in journal["error"], journal
+    assert "journal cannot record, nothing is granted" in d.ctl_ok("status")
+
+
 @pytest.fixture
 def small_fs(tmp_path):
     mnt = tmp_path / "fs"
@@ -134,10 +141,12 @@ def test_full_disk_grants_nothing_and_recovers(tmp_path, small_fs):
         assert opens() == 1, "the lane opened while the journal could not record the grant"
         d.wait_state("idle", timeout=5)
     assert "journal" in d.log.read_text()
+    assert_reported(d, "No space left on device")
 
     filler.unlink()
     d.ctl_ok("scan", "main", "GYM-1")
     wait_until(lambda: opens() == 2, timeout=5, what="a grant once space returned")
+    assert d.ctl_json("status")["journal"] == {"ok": True}
     d.ctl_ok("sim", "set", "main", "pass_a", "1")
     d.ctl_ok("sim", "set", "main", "pass_a", "0")
     d.wait_state("idle")
@@ -194,10 +203,12 @@ def test_read_only_journal_grants_nothing_and_recovers(tmp_path, ext4_fs):
         d.wait_state("idle", timeout=5)
     assert "journal" in d.log.read_text()
     assert d.proc.poll() is None, "the daemon must keep running"
+    assert_reported(d, "Input/output error")
 
     chattr("-i", *files)
     d.ctl_ok("scan", "main", "GYM-1")
     wait_until(lambda: opens() == 2, timeout=5, what="a grant once the journal is writable")
+    assert d.ctl_json("status")["journal"] == {"ok": True}
     d.ctl_ok("sim", "set", "main", "pass_a", "1")
     d.ctl_ok("sim", "set", "main", "pass_a", "0")
     d.wait_state("idle")
