@@ -421,9 +421,21 @@ static void interleaved_and_long_open_checks_export_as_the_view_defines_them(voi
 		}
 		{
 			int k = 4 - left[l], v = (int)(rand_r(&seed) % 3);
-			char detail[64];
+			/* Details of every shape the export reads itself, and some it leaves
+			 * to cJSON (numbers, escapes): the reason comes before and after the
+			 * check's number. */
+			static const char *const shapes[][2] = {
+			    {"{\"reason\":\"why ", "\",\"valid_until\":\"2027-01-31\",\"reuse\":true}"},
+			    {"{\"a\":{\"b\":[\"c\",null,false,{}]},\"reason\":\"why ", "\"}"},
+			    {" { \"reason\" : \"why ", "\" ,\"e\":[] } "},
+			    {"{\"reason\":\"why ", "\",\"n\":7}"},
+			    {"{\"reason\":\"why \\u0041", "\"}"},
+			    {"{\"x\":\"reason\",\"reason\":\"Паспорт ", "\",\"reason\":\"second\"}"},
+			};
+			char detail[128];
 
-			snprintf(detail, sizeof(detail), "{\"reason\":\"why %d\",\"n\":%d}", i, v);
+			snprintf(detail, sizeof(detail), "%s%d%s", shapes[i % 6][0], i,
+				 shapes[i % 6][1]);
 			assert_int_equal(store_append_step(f->store, open[l], 1000 + i, lanes[l],
 							   steps[k], values[k][v],
 							   k == 0 ? detail : NULL),
