@@ -24,27 +24,45 @@
 #include <cjson/cJSON.h>
 #include <nettle/sha2.h>
 
+/* A tag, a decimal number and an end mark ("I-42;", "T17:") into buf; its length.
+ * By hand: snprintf was a fifth of the cost of hashing a row. */
+static size_t audit_number(char *buf, char tag, int64_t v, char end)
+{
+	char digits[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, len = 0;
+
+	do {
+		digits[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	buf[len++] = tag;
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = digits[--n];
+	buf[len++] = end;
+	return len;
+}
+
 static void audit_put_int(struct sha256_ctx *ctx, int64_t v)
 {
 	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "I%" PRId64 ";", v);
 
-	sha256_update(ctx, (size_t)n, (const uint8_t *)buf);
+	sha256_update(ctx, audit_number(buf, 'I', v, ';'), (const uint8_t *)buf);
 }
 
 static void audit_put_text(struct sha256_ctx *ctx, const char *s)
 {
 	char buf[32];
 	size_t len;
-	int n;
 
 	if (!s) {
 		sha256_update(ctx, 1, (const uint8_t *)"N");
 		return;
 	}
 	len = strlen(s);
-	n = snprintf(buf, sizeof(buf), "T%zu:", len);
-	sha256_update(ctx, (size_t)n, (const uint8_t *)buf);
+	sha256_update(ctx, audit_number(buf, 'T', (int64_t)len, ':'), (const uint8_t *)buf);
 	sha256_update(ctx, len, (const uint8_t *)s);
 }
 
