@@ -337,6 +337,31 @@ static size_t utf8_len(const unsigned char *s)
 	return 0;
 }
 
+/* The end of the run at s of bytes a JSON string takes as they are (printable
+ * ASCII but quote and backslash), eight at a time while they last: hex hashes are
+ * most of what an export writes. */
+static const unsigned char *json_plain_run(const unsigned char *s, const unsigned char *e)
+{
+	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+
+	while (e - s >= 8) {
+		uint64_t w, q, b;
+
+		memcpy(&w, s, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		/* A high bit for each byte below 0x20, at or above 0x80, or equal to a
+		 * quote or a backslash (the usual "has a byte below n" tests). */
+		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) &
+		    highs)
+			break;
+		s += 8;
+	}
+	while (s < e && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
+		s++;
+	return s;
+}
+
 /* A JSON string of n bytes of text (followed by a byte that is not a UTF-8
  * continuation, such as its NUL): runs of plain ASCII are copied as they are. */
 static void json_string(struct export_buf *b, const char *text, size_t len)
@@ -349,8 +374,7 @@ static void json_string(struct export_buf *b, const char *text, size_t len)
 		const unsigned char *run = s;
 		size_t n;
 
-		while (s < e && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
-			s++;
+		s = json_plain_run(s, e);
 		if (s > run)
 			buf_put(b, (const char *)run, (size_t)(s - run));
 		if (s == e)

@@ -269,6 +269,42 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 	free(text);
 }
 
+/* Long texts with a character JSON must escape (or a multibyte one) at every
+ * offset within an 8-byte word: the escaper scans plain runs a word at a time. */
+static void jsonl_escapes_at_every_offset_of_long_text(void **state)
+{
+	static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x7f", "Я", "\xff"};
+	static const char *const expect[] = {"\"", "\\", "\n", "\x01", "\x7f", "Я",
+					     "\xef\xbf\xbd"};
+	const int n = (int)(sizeof(specials) / sizeof(specials[0]));
+	struct fixture *f = *state;
+	char *text, *line, *save = NULL;
+	int k = 0;
+
+	for (int i = 0; i < n * 16; i++) {
+		char lane[64];
+
+		snprintf(lane, sizeof(lane), "%.*s%s%s", i % 16, "0123456789abcdefghij",
+			 specials[i / 16], "0123456789abcdefghijklmn");
+		add_check(f->store, 1000 + i, lane, "s", NULL, NULL, NULL, NULL, NULL, NULL);
+	}
+	open_export_db(f);
+	text = export_to_string(f->db, &all, EXPORT_JSONL, NULL);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), k++) {
+		cJSON *obj = cJSON_Parse(line);
+		char want[64];
+
+		if (!obj)
+			fail_msg("record %d is not JSON: %s", k, line);
+		snprintf(want, sizeof(want), "%.*s%s%s", k % 16, "0123456789abcdefghij",
+			 expect[k / 16], "0123456789abcdefghijklmn");
+		assert_string_equal(cJSON_GetObjectItem(obj, "lane")->valuestring, want);
+		cJSON_Delete(obj);
+	}
+	assert_int_equal(k, n * 16);
+	free(text);
+}
+
 /* The check ids in a JSONL export, in order, as "1,5,9". */
 static void exported_ids(sqlite3 *db, const struct export_filter *filter, char *ids, size_t size)
 {
@@ -644,6 +680,8 @@ int main(void)
 		time_is_local_iso8601_with_numeric_offset_on_both_sides_of_utc, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings, setup, teardown),
+	    cmocka_unit_test_setup_teardown(jsonl_escapes_at_every_offset_of_long_text, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(
 		filters_take_half_open_time_range_and_lane_in_check_id_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
