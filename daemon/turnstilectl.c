@@ -639,8 +639,10 @@ out:
 }
 
 /* Streams the export to out_fd (-1: stdout); a file is fsync'ed and closed. */
+/* bom: a UTF-8 byte order mark first, the one sign by which Excel takes a CSV file
+ * for UTF-8 (without it, Cyrillic shows as the local code page's letters). */
 static int export_to(int out_fd, sqlite3 *db, const struct export_filter *filter,
-		     enum export_format format, bool summary, uint64_t *rows)
+		     enum export_format format, bool summary, bool bom, uint64_t *rows)
 {
 	int (*run)(sqlite3 *, const struct export_filter *, enum export_format, FILE *,
 		   uint64_t *) = summary ? export_summary : export_run;
@@ -648,6 +650,8 @@ static int export_to(int out_fd, sqlite3 *db, const struct export_filter *filter
 	int r;
 
 	if (out_fd < 0) {
+		if (bom)
+			fputs("\xef\xbb\xbf", stdout);
 		r = run(db, filter, format, stdout, rows);
 		if ((fflush(stdout) != 0 || ferror(stdout)) && r >= 0)
 			r = -EIO;
@@ -659,6 +663,8 @@ static int export_to(int out_fd, sqlite3 *db, const struct export_filter *filter
 		close(out_fd);
 		return r;
 	}
+	if (bom)
+		fputs("\xef\xbb\xbf", out);
 	r = run(db, filter, format, out, rows);
 	if (fflush(out) != 0 && r >= 0)
 		r = -errno;
@@ -678,10 +684,11 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 	    {"until", required_argument, NULL, 'U'},  {"lane", required_argument, NULL, 'l'},
 	    {"db", required_argument, NULL, 'd'},     {"output", required_argument, NULL, 'o'},
 	    {"json", no_argument, NULL, 'j'},	      {"verdict", required_argument, NULL, 'V'},
-	    {"summary", no_argument, NULL, 'M'},      {NULL, 0, NULL, 0},
+	    {"summary", no_argument, NULL, 'M'},      {"bom", no_argument, NULL, 'B'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct export_filter filter = {.since_ms = INT64_MIN, .until_ms = INT64_MAX};
-	bool summary = false;
+	bool summary = false, bom = false;
 	const char *format = NULL, *db_path = NULL, *out_path = NULL;
 	enum export_format fmt;
 	cJSON *reply = NULL;
@@ -727,6 +734,9 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 		case 'M':
 			summary = true;
 			break;
+		case 'B':
+			bom = true;
+			break;
 		default:
 			return usage_error("export: bad option '%s'", argv[optind - 1]);
 		}
@@ -741,6 +751,8 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 		fmt = EXPORT_JSONL;
 	else
 		return usage_error("export: --format must be csv or jsonl, not '%s'", format);
+	if (bom && fmt != EXPORT_CSV)
+		return usage_error("export: --bom is for CSV only");
 	if (filter.since_ms != INT64_MIN && filter.until_ms != INT64_MAX &&
 	    filter.since_ms >= filter.until_ms)
 		return usage_error("export: --since must be before --until");
@@ -769,7 +781,7 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 			goto out;
 		}
 	}
-	r = export_to(out_fd, db, &filter, fmt, summary, &rows);
+	r = export_to(out_fd, db, &filter, fmt, summary, bom, &rows);
 	if (r < 0) {
 		r = fail("export to %s failed: %s", out_path ? out_path : "standard output",
 			 strerror(-r));
@@ -1010,7 +1022,7 @@ static const struct ctl_command ctl_table[] = {
      .help = "list the passes"},
     {.name = "export",
      .args = "--format csv|jsonl [--since T] [--until T] [--lane L] [--verdict V] [--summary]"
-	     " [-o FILE] [--db PATH]",
+	     " [--bom] [-o FILE] [--db PATH]",
      .min = CTL_OWN_OPTIONS,
      .run = cmd_export,
      .help = "one record per check from the journal"},

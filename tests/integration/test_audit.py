@@ -269,6 +269,17 @@ def test_csv_with_cyrillic_quotes_and_commas_round_trips(daemon_factory, tmp_pat
     assert got["lane"] == lane and got["reason"] == reason and got["request_id"] == "r,1"
     assert got["verdict"] == "used" and got["code_kind"] == "ticket"
     assert got["row_hashes"] == f"{rid}:{row_hash_of(d.db, rid)} {rid + 1}:{prev}"
+    # For Excel, which takes a CSV file for UTF-8 only by its byte order mark.
+    path = tmp_path / "excel.csv"
+    subprocess.run([str(TURNSTILECTL), "export", "--format", "csv", "--bom", "--db", str(d.db),
+                    "-o", str(path)], capture_output=True, check=True)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfcheck_id,") and data[3:] == out, data[:20]
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        assert list(csv.reader(f)) == table
+    p = subprocess.run([str(TURNSTILECTL), "export", "--format", "jsonl", "--bom", "--db",
+                        str(d.db)], capture_output=True, text=True)
+    assert p.returncode != 0 and "--bom is for CSV only" in p.stderr, p
 
 
 def row_hash_of(db, rid):
