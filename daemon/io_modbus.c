@@ -21,6 +21,23 @@
  * - After a level write the output is read back where the dialect can.
  * - A pulse goes out as one board-timed command where the dialect has one (it
  *   ends even if the daemon dies); otherwise as level 1 then the lane's level 0.
+ *   Where the board keeps the pulse length in a register, the lane's length is
+ *   written there at every sync, so that the open command is one transaction.
+ *   For a board-timed pulse the lane's own level 0 at the pulse's end is not
+ *   written: the board started the pulse a transaction later than the lane
+ *   decided it, and a level write would cut it short by that much; nor does it
+ *   cancel a pulse still waiting for the line (a slow line must open late, not
+ *   never), unless the pulse could no longer end within the lane's pass window.
+ *   An earlier 0 (a stop) is written and cancels the pulse.
+ * - Outputs are written one per round, lowest first (open_a, open_b, stop,
+ *   then the indicators), so an open command waits for at most one write in
+ *   progress, not for a batch of LED changes.
+ * - Where the board has a host watchdog it is armed at every sync (a trip seen
+ *   then is acknowledged and logged) and disarmed at a clean close, so the
+ *   board drops its outputs when the daemon dies or hangs.
+ * - The IO board refuses writes to the outputs its fire override holds; that
+ *   is the board doing its job, not a lost link: the lane learns of the fire
+ *   from the fire loop input it polls.
  *
  * What a channel number means on the wire is the dialect's, a const table per
  * board below, described in hw/profiles/modbus-*.md.
@@ -44,6 +61,10 @@
 #define MBIO_POLL_FAILS_MAX 2 /* one lost reply is noise; two in a row is a lost link */
 #define MBIO_SPAN_MAX 64      /* inputs or counters read in one request */
 #define MBIO_BYTE_TIMEOUT_MS 50
+/* A level 0 this close to a board-timed pulse's end is the lane ending it (its
+ * timer fires pulse_ms after a decision made before the journal sync and the
+ * worker's wake-up); the board ends the pulse itself within a transaction. */
+#define MBIO_PULSE_END_SLACK_MS 50
 
 /* libmodbus sets errno; make it a negative errno, never 0. */
 static int mb_err(void)
@@ -147,16 +168,52 @@ static int r4d3b16_read_out(modbus_t *mb, uint16_t ch, bool *on)
 }
 
 /* The project's IO board (firmware/core/ioboard_regs.h). */
-static int iob_write(modbus_t *mb, uint16_t ch, bool on)
+
+/* Exception 04 to an output write: refused by the fire override if the status
+ * says the fire loop is open, else a real failure. */
+static int iob_refused(modbus_t *mb, int r)
 {
-	return mb_txn(mb, 5, IOB_COIL_OUT(ch), on ? 0xFF00 : 0x0000, NULL, NULL);
+	uint16_t status = 0;
+	int s;
+
+	if (r != -EMBXSFAIL)
+		return r;
+	s = mb_txn(mb, 4, IOB_IR_STATUS, 1, NULL, &status);
+	if (s < 0)
+		return s;
+	return status & IOB_STATUS_FIRE ? IO_MODBUS_OVERRIDDEN : r;
 }
 
+static int iob_write(modbus_t *mb, uint16_t ch, bool on)
+{
+	return iob_refused(mb, mb_txn(mb, 5, IOB_COIL_OUT(ch), on ? 0xFF00 : 0x0000, NULL, NULL));
+}
+
+static int iob_pulse_length(modbus_t *mb, uint16_t ch, uint32_t ms)
+{
+	return mb_txn(mb, 6, IOB_HR_PULSE_MS(ch), (uint16_t)(ms > 65535 ? 65535 : ms), NULL, NULL);
+}
+
+/* The length is in IOB_HR_PULSE_MS(ch) already (pulse_length). */
 static int iob_pulse(modbus_t *mb, uint16_t ch, uint32_t ms)
 {
-	int r = mb_txn(mb, 6, IOB_HR_PULSE_MS(ch), (uint16_t)(ms > 65535 ? 65535 : ms), NULL, NULL);
+	return iob_refused(mb, mb_txn(mb, 5, IOB_COIL_PULSE(ch), 0xFF00, NULL, NULL));
+}
 
-	return r < 0 ? r : mb_txn(mb, 5, IOB_COIL_PULSE(ch), 0xFF00, NULL, NULL);
+static int iob_watchdog(modbus_t *mb, uint32_t ms, bool *tripped)
+{
+	uint16_t status = 0;
+	int r;
+
+	if (tripped) {
+		r = mb_txn(mb, 4, IOB_IR_STATUS, 1, NULL, &status);
+		*tripped = r == 0 && (status & IOB_STATUS_WDT_TRIPPED);
+		if (r == 0 && *tripped)
+			r = mb_txn(mb, 5, IOB_COIL_WDT_ACK, 0xFF00, NULL, NULL);
+		if (r < 0)
+			return r;
+	}
+	return mb_txn(mb, 6, IOB_HR_WATCHDOG_MS, (uint16_t)(ms > 65535 ? 65535 : ms), NULL, NULL);
 }
 
 static int iob_read_out(modbus_t *mb, uint16_t ch, bool *on)
@@ -202,9 +259,11 @@ static const struct io_modbus_dialect io_modbus_dialects[] = {
 		.name = "ioboard",
 		.write = iob_write,
 		.write_pulse = iob_pulse,
+		.pulse_length = iob_pulse_length,
 		.read_out = iob_read_out,
 		.read_in = iob_read_in,
 		.read_count = iob_read_count,
+		.watchdog = iob_watchdog,
 	},
 };
 /* clang-format on */
@@ -242,6 +301,10 @@ struct mbio {
 	bool up;
 	int err;
 	bool rs485_unsupported;
+	bool wdt_tripped; /* the board's watchdog had dropped the outputs: log it */
+	bool pulse_late;  /* a pulse waited past the pass window and was dropped: log it */
+	uint64_t pulse_at[IO_OUTPUT_COUNT];  /* when the last board-timed pulse was asked */
+	uint32_t pulse_len[IO_OUTPUT_COUNT]; /* its length; 0: none asked since */
 	bool level[IO_SIGNAL_COUNT];
 	uint32_t rising[IO_SIGNAL_COUNT];
 
@@ -251,6 +314,7 @@ struct mbio {
 
 	/* worker only */
 	modbus_t *mb;
+	uint32_t board_pulse_ms[IO_OUTPUT_COUNT]; /* pulse_length written; 0: unknown */
 	bool have_base;
 	uint16_t base[IO_SIGNAL_COUNT];
 };
@@ -349,9 +413,19 @@ static int mbio_write(struct mbio *m, int o, bool want, uint32_t pulse)
 	bool got;
 	int r;
 
-	if (want && pulse && m->d->write_pulse)
-		return m->d->write_pulse(m->mb, ch, pulse);
+	if (want && pulse && m->d->write_pulse) {
+		if (m->d->pulse_length && m->board_pulse_ms[o] != pulse) {
+			r = m->d->pulse_length(m->mb, ch, pulse);
+			if (r < 0)
+				return r;
+			m->board_pulse_ms[o] = pulse;
+		}
+		r = m->d->write_pulse(m->mb, ch, pulse);
+		return r < 0 ? r : 0;
+	}
 	r = m->d->write(m->mb, ch, want);
+	if (r == IO_MODBUS_OVERRIDDEN)
+		return 0; /* the board holds it: nothing of ours to read back */
 	if (r < 0 || !m->d->read_out)
 		return r;
 	r = m->d->read_out(m->mb, ch, &got);
@@ -361,7 +435,11 @@ static int mbio_write(struct mbio *m, int o, bool want, uint32_t pulse)
 }
 
 /* Reads inputs; counters before levels, so an edge between the two reads is
- * seen as a level not yet counted (ignored until counted), never twice. */
+ * seen as a level not yet counted (ignored until counted), never twice. A
+ * counter that went backwards means the board was reset (its counters, pulse
+ * lengths and watchdog are back to their defaults): -ECONNRESET, so the link is
+ * dropped and the next sync writes everything again, and the jump is never
+ * taken for some 65 000 passes. */
 static int mbio_poll(struct mbio *m)
 {
 	uint8_t lv[MBIO_SPAN_MAX];
@@ -372,6 +450,10 @@ static int mbio_poll(struct mbio *m)
 		return r;
 	if (m->in_n && (r = m->d->read_in(m->mb, m->in_first, m->in_n, lv)) < 0)
 		return r;
+	for (int s = IO_INPUT_FIRST; s < IO_SIGNAL_COUNT && m->have_base; s++)
+		if (m->map[s].kind == IO_MAP_COUNT &&
+		    (uint16_t)(cnt[m->map[s].channel - m->count_first] - m->base[s]) >= 0x8000)
+			return -ECONNRESET;
 	pthread_mutex_lock(&m->mu);
 	for (int s = IO_INPUT_FIRST; s < IO_SIGNAL_COUNT; s++) {
 		const struct io_map *mp = &m->map[s];
@@ -431,6 +513,23 @@ static int mbio_sync(struct mbio *m)
 	}
 	pthread_mutex_unlock(&m->mu);
 	r = mbio_connect(m);
+	if (r == 0 && m->d->watchdog) {
+		bool tripped = false;
+
+		r = m->d->watchdog(m->mb, m->cfg.modbus_watchdog_ms, &tripped);
+		if (tripped) {
+			pthread_mutex_lock(&m->mu);
+			m->wdt_tripped = true;
+			pthread_mutex_unlock(&m->mu);
+		}
+	}
+	memset(m->board_pulse_ms, 0, sizeof(m->board_pulse_ms));
+	for (int o = IO_OPEN_A; o <= IO_OPEN_B && r == 0 && m->d->pulse_length; o++) {
+		if (m->map[o].kind != IO_MAP_OUT)
+			continue;
+		r = m->d->pulse_length(m->mb, m->map[o].channel, m->cfg.lane.pulse_ms);
+		m->board_pulse_ms[o] = m->cfg.lane.pulse_ms;
+	}
 	for (int o = 0; o < IO_OUTPUT_COUNT && r == 0; o++)
 		if (m->map[o].kind == IO_MAP_OUT)
 			r = mbio_write(m, o, want[o], 0);
@@ -454,8 +553,7 @@ static void *mbio_worker(void *arg)
 
 	pthread_mutex_lock(&m->mu);
 	while (!m->stop) {
-		bool want[IO_OUTPUT_COUNT], dirty[IO_OUTPUT_COUNT], any = false;
-		uint32_t pulse[IO_OUTPUT_COUNT];
+		int o = 0;
 
 		if (!m->mb) {
 			if (mono_ms() < retry_at) {
@@ -479,20 +577,25 @@ static void *mbio_worker(void *arg)
 			next_poll = mono_ms() + m->cfg.modbus_poll_ms;
 			continue;
 		}
-		for (int o = 0; o < IO_OUTPUT_COUNT; o++) {
-			want[o] = m->want[o];
-			pulse[o] = m->pulse[o];
-			dirty[o] = m->dirty[o];
-			any |= dirty[o];
+		while (o < IO_OUTPUT_COUNT && !m->dirty[o])
+			o++;
+		if (o < IO_OUTPUT_COUNT) {
+			bool want = m->want[o];
+			uint32_t pulse = m->pulse[o];
+
 			m->dirty[o] = false;
 			m->pulse[o] = 0; /* a pulse is written once */
-		}
-		if (any) {
-			r = 0;
+			if (pulse && m->d->write_pulse) {
+				/* Board-timed: never a level to restore at a resync. */
+				m->want[o] = false;
+				if (mono_ms() - m->pulse_at[o] + pulse > m->cfg.lane.pass_window_ms) {
+					m->pulse_late = true;
+					mbio_notify(m);
+					continue;
+				}
+			}
 			pthread_mutex_unlock(&m->mu);
-			for (int o = 0; o < IO_OUTPUT_COUNT && r == 0; o++)
-				if (dirty[o] && m->map[o].kind == IO_MAP_OUT)
-					r = mbio_write(m, o, want[o], pulse[o]);
+			r = m->map[o].kind == IO_MAP_OUT ? mbio_write(m, o, want, pulse) : 0;
 			if (r < 0) {
 				modbus_flush(m->mb);
 				mbio_disconnect(m);
@@ -505,6 +608,8 @@ static void *mbio_worker(void *arg)
 		if (mono_ms() >= next_poll) {
 			pthread_mutex_unlock(&m->mu);
 			r = mbio_poll(m);
+			if (r == -ECONNRESET)
+				fails = MBIO_POLL_FAILS_MAX; /* a reset board: sync again now */
 			if (r < 0) {
 				modbus_flush(m->mb);
 				/* TCP: a late reply must not answer the next request; a
@@ -531,9 +636,13 @@ static void *mbio_worker(void *arg)
 		for (int o = 0; o < IO_OUTPUT_COUNT; o++)
 			want[o] = m->want[o] && !m->pulse[o];
 		pthread_mutex_unlock(&m->mu);
-		for (int o = 0; o < IO_OUTPUT_COUNT; o++)
-			if (m->map[o].kind == IO_MAP_OUT && mbio_write(m, o, want[o], 0) < 0)
-				break;
+		r = 0;
+		for (int o = 0; o < IO_OUTPUT_COUNT && r == 0; o++)
+			if (m->map[o].kind == IO_MAP_OUT)
+				r = mbio_write(m, o, want[o], 0);
+		/* Outputs safe and nobody to feed it: a watchdog left armed would trip. */
+		if (r == 0 && m->d->watchdog)
+			m->d->watchdog(m->mb, 0, NULL);
 		mbio_disconnect(m);
 		pthread_mutex_lock(&m->mu);
 	}
@@ -569,7 +678,7 @@ static void mbio_report_counted(struct mbio *m, enum io_signal s, uint32_t r, bo
 static int mbio_on_event(sd_event_source *src, int fd, uint32_t revents, void *userdata)
 {
 	struct mbio *m = userdata;
-	bool up, rs485, level[IO_SIGNAL_COUNT];
+	bool up, rs485, tripped, late, level[IO_SIGNAL_COUNT];
 	uint32_t rising[IO_SIGNAL_COUNT];
 	uint64_t v;
 	int err;
@@ -580,6 +689,10 @@ static int mbio_on_event(sd_event_source *src, int fd, uint32_t revents, void *u
 	up = m->up;
 	err = m->err;
 	rs485 = m->rs485_unsupported;
+	tripped = m->wdt_tripped;
+	m->wdt_tripped = false;
+	late = m->pulse_late;
+	m->pulse_late = false;
 	memcpy(level, m->level, sizeof(level));
 	memcpy(rising, m->rising, sizeof(rising));
 	memset(m->rising, 0, sizeof(m->rising));
@@ -590,6 +703,14 @@ static int mbio_on_event(sd_event_source *src, int fd, uint32_t revents, void *u
 		log_warnx("modbus %s: RS-485 mode not supported by the device (ENOTTY), ignoring",
 			  m->cfg.modbus);
 	}
+	if (tripped)
+		log_warnx("modbus %s: the board's watchdog had dropped every output (nothing heard "
+			  "from us for %u ms)",
+			  m->cfg.modbus, m->cfg.modbus_watchdog_ms);
+	if (late)
+		log_warnx("modbus %s: an open pulse waited for the line past the pass window, "
+			  "dropped",
+			  m->cfg.modbus);
 	if (!up) {
 		if (m->rep_up) {
 			m->rep_up = false;
@@ -739,6 +860,16 @@ static int mbio_set(void *ctx, enum io_signal output, bool level, uint32_t pulse
 	if (m->map[output].kind != IO_MAP_OUT)
 		return 0; /* not wired: absent */
 	pthread_mutex_lock(&m->mu);
+	if (!level && m->pulse_len[output] &&
+	    mono_ms() + MBIO_PULSE_END_SLACK_MS >= m->pulse_at[output] + m->pulse_len[output]) {
+		/* The lane ends a pulse the board times (or will, once written): the board
+		 * ends it. */
+		m->pulse_len[output] = 0;
+		pthread_mutex_unlock(&m->mu);
+		return 0;
+	}
+	m->pulse_len[output] = level && m->d->write_pulse ? pulse_ms : 0;
+	m->pulse_at[output] = mono_ms();
 	m->want[output] = level;
 	m->pulse[output] = level ? pulse_ms : 0;
 	m->dirty[output] = true;
