@@ -1,7 +1,8 @@
-/* export.h: one record per check from the journal's check_export view, streamed
- * row by row as CSV (RFC 4180, UTF-8, header row) or JSON Lines, in constant
- * memory. Works on a read-only connection (turnstilectl opens the journal itself,
- * so a large export never stalls the daemon's loop).
+/* export.h: one record per check, as the journal's check_export view defines it,
+ * streamed as CSV (RFC 4180, UTF-8, header row) or JSON Lines in one ordered pass
+ * over the journal, in constant memory (export.c). Works on a read-only connection
+ * (turnstilectl opens the journal itself, so a large export never stalls the
+ * daemon's loop).
  *
  * Fields, in this order: check_id, time (ISO 8601 local time with offset), lane,
  * source, code_kind, verdict, attendant, gate, grant_dir, request_id, reason, then
