@@ -75,6 +75,18 @@ class Client:
         return self.call({"cmd": "status", "lane": lane})["lanes"][0]["state"]
 
 
+def wait_state(c, name, want, after):
+    """Polls until the lane is in state want; a scan that never arrives fails the bench."""
+    deadline = time.monotonic() + 10
+    while c.state(name) != want:
+        if time.monotonic() > deadline:
+            print(f"bench_scan: lane {name} not {want} 10 s after {after}", file=sys.stderr)
+            daemon.terminate()
+            for s in socats:
+                s.terminate()
+            os._exit(1)
+
+
 def run_lane(i, n, lat):
     name, c = names[i], Client()
     pty = os.open(tmp / f"peer{i}", os.O_RDWR | os.O_NOCTTY)
@@ -82,13 +94,11 @@ def run_lane(i, n, lat):
     for _ in range(n):
         t0 = time.perf_counter()
         os.write(pty, code)
-        while c.state(name) != "open":
-            pass
+        wait_state(c, name, "open", "its scan")
         lat.append((time.perf_counter() - t0) * 1000)
         c.call({"cmd": "sim_set", "lane": name, "signal": "pass_a", "value": 1})
         c.call({"cmd": "sim_set", "lane": name, "signal": "pass_a", "value": 0})
-        while c.state(name) != "idle":
-            pass
+        wait_state(c, name, "idle", "the passage")
     os.close(pty)
 
 
