@@ -132,8 +132,31 @@ struct export_clock {
 	long off_min; /* UTC offset, minutes */
 };
 
+/* The summary's groups, one per local day and lane, with their denials by verdict. */
+enum tally_col { TALLY_CHECKS, TALLY_ENTRIES, TALLY_EXITS, TALLY_DENIED, TALLY_REJECTED,
+		 TALLY_MANUAL, TALLY_NOT_PASSED, TALLY_COUNT };
+
+struct tally_reason {
+	char *verdict;
+	uint64_t n;
+};
+
+struct tally_group {
+	char day[11];
+	char *lane;
+	uint64_t count[TALLY_COUNT];
+	struct tally_reason *reasons;
+	int nreasons;
+};
+
+struct export_tally {
+	struct tally_group *g;
+	size_t n, cap;
+};
+
 struct export_pass {
 	const struct export_filter *filter;
+	struct export_tally *tally; /* summary: checks are counted, not written */
 	enum export_format format;
 	FILE *out;
 	sqlite3 *db;
@@ -767,6 +790,74 @@ static void export_rows(struct export_buf *b, const struct export_check *c,
 	buf_putc(b, ']');
 }
 
+/* Counts a check into its day and lane, as the summary's SQL did over check_export:
+ * the day is date(time / 1000, 'unixepoch', 'localtime'). 1 or negative errno. */
+static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *v)
+{
+	struct export_tally *t = x->tally;
+	const char *lane = v[COL_LANE] ? v[COL_LANE] : "", *verdict = v[COL_VERDICT];
+	bool granted = v[COL_GRANT_DIR][0] != '\0', passed = !strcmp(v[COL_GATE], "passed");
+	struct tally_group *g = NULL;
+	char day[40];
+	int r;
+
+	/* SQL's integer division truncates toward zero, as C's does. */
+	r = export_format_time(&x->clock, time_ms / 1000 * 1000, day);
+	if (r < 0)
+		return r;
+	day[10] = '\0';
+	/* Time mostly moves forward: the group is among the last few. */
+	for (size_t i = t->n; i-- > 0;) {
+		if (!strcmp(t->g[i].day, day) && !strcmp(t->g[i].lane, lane)) {
+			g = &t->g[i];
+			break;
+		}
+	}
+	if (!g) {
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 16;
+			struct tally_group *p = realloc(t->g, cap * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			t->g = p;
+			t->cap = cap;
+		}
+		g = &t->g[t->n];
+		*g = (struct tally_group){.lane = strdup(lane)};
+		if (!g->lane)
+			return -ENOMEM;
+		memcpy(g->day, day, sizeof(g->day));
+		t->n++;
+	}
+	g->count[TALLY_CHECKS]++;
+	g->count[TALLY_ENTRIES] += passed && !strcmp(v[COL_GRANT_DIR], "a");
+	g->count[TALLY_EXITS] += passed && !strcmp(v[COL_GRANT_DIR], "b");
+	g->count[TALLY_REJECTED] += !granted && !strcmp(verdict, "valid");
+	g->count[TALLY_MANUAL] += granted && v[COL_SOURCE] && !strcmp(v[COL_SOURCE], "manual");
+	g->count[TALLY_NOT_PASSED] += !strcmp(v[COL_GATE], "not_passed");
+	if (!granted && strcmp(verdict, "valid") != 0) {
+		int k = 0;
+
+		g->count[TALLY_DENIED]++;
+		while (k < g->nreasons && strcmp(g->reasons[k].verdict, verdict) != 0)
+			k++;
+		if (k == g->nreasons) {
+			struct tally_reason *p = realloc(g->reasons, (size_t)(k + 1) * sizeof(*p));
+
+			if (!p)
+				return -ENOMEM;
+			g->reasons = p;
+			p[k] = (struct tally_reason){.verdict = strdup(verdict)};
+			if (!p[k].verdict)
+				return -ENOMEM;
+			g->nreasons++;
+		}
+		g->reasons[k].n++;
+	}
+	return 1;
+}
+
 /* The record of one complete check, as the check_export view has it: the last step
  * of each kind wins. 1: written, 0: filtered out by verdict, negative errno. */
 static int export_check_out(struct export_pass *x, const struct export_check *c)
@@ -816,6 +907,8 @@ static int export_check_out(struct export_pass *x, const struct export_check *c)
 	}
 	if (x->filter->verdict && strcmp(x->filter->verdict, v[COL_VERDICT]) != 0)
 		return 0;
+	if (x->tally)
+		return tally_add(x, c->rows[0].time, v);
 	r = export_format_time(&x->clock, c->rows[0].time, time_buf);
 	if (r < 0)
 		return r;
@@ -1042,7 +1135,8 @@ static int export_pass_run(struct export_pass *x)
 	bool empty;
 	int rc, r;
 
-	export_header(&x->buf, x->format);
+	if (!x->tally)
+		export_header(&x->buf, x->format);
 	r = export_bounds(x->db, x->filter, &lo, &hi, &empty);
 	if (r < 0 || empty)
 		return r;
@@ -1079,8 +1173,14 @@ static int export_pass_run(struct export_pass *x)
 	return 0;
 }
 
-int export_run(sqlite3 *db, const struct export_filter *filter, enum export_format format,
-	       FILE *out, uint64_t *rows)
+static void tally_write(const struct export_tally *t, enum export_format format,
+			struct export_buf *b);
+
+/* The pass; with tally, the checks are counted into it and the summary written at
+ * the end. */
+static int export_pass_do(sqlite3 *db, const struct export_filter *filter,
+			  enum export_format format, FILE *out, struct export_tally *tally,
+			  uint64_t *rows)
 {
 	struct export_pass *x;
 	int r, rc;
@@ -1092,6 +1192,7 @@ int export_run(sqlite3 *db, const struct export_filter *filter, enum export_form
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->tally = tally;
 	x->filter = filter;
 	x->format = format;
 	x->out = out;
@@ -1106,6 +1207,10 @@ int export_run(sqlite3 *db, const struct export_filter *filter, enum export_form
 	sqlite3_finalize(x->rest);
 	if (rc == SQLITE_OK)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	if (tally && r == 0) {
+		tally_write(tally, format, &x->buf);
+		x->written = tally->n;
+	}
 
 	/* What was complete is written even when the export stopped on an error. */
 	rc = buf_flush(&x->buf, out, true);
@@ -1124,108 +1229,109 @@ int export_run(sqlite3 *db, const struct export_filter *filter, enum export_form
 	return r;
 }
 
-/* Per local day and lane. Denied: no grant and the verdict was not valid; rejected:
- * valid but the attendant did not let them through; by_reason counts the denials
- * per verdict. */
-static const char summary_sql[] =
-    "WITH c AS (SELECT date(time / 1000, 'unixepoch', 'localtime') AS day, lane, verdict,"
-    " grant_dir, gate, source FROM check_export"
-    " WHERE time >= ?1 AND time < ?2 AND (?3 IS NULL OR lane = ?3)"
-    " AND (?4 IS NULL OR verdict = ?4)),"
-    " r AS (SELECT day, lane, verdict, count(*) AS n FROM c"
-    " WHERE grant_dir = '' AND verdict <> 'valid' GROUP BY day, lane, verdict)"
-    " SELECT day, lane, count(*), sum(gate = 'passed' AND grant_dir = 'a'),"
-    " sum(gate = 'passed' AND grant_dir = 'b'), sum(grant_dir = '' AND verdict <> 'valid'),"
-    " sum(grant_dir = '' AND verdict = 'valid'), sum(source = 'manual' AND grant_dir <> ''),"
-    " sum(gate = 'not_passed'),"
-    " (SELECT group_concat(verdict || ':' || n, ' ') FROM"
-    " (SELECT verdict, n FROM r WHERE r.day = c.day AND r.lane = c.lane ORDER BY verdict))"
-    " FROM c GROUP BY day, lane ORDER BY day, lane";
+int export_run(sqlite3 *db, const struct export_filter *filter, enum export_format format,
+	       FILE *out, uint64_t *rows)
+{
+	return export_pass_do(db, filter, format, out, NULL, rows);
+}
+
+/* --- summary ------------------------------------------------------------------------ */
 
 static const char *const summary_names[] = {"day",     "lane",     "checks",       "entries",
 					    "exits",   "denied",   "rejected",     "manual_opens",
 					    "not_passed", "denied_by_reason"};
 
-static void export_bind_filter(sqlite3_stmt *stmt, const struct export_filter *filter)
+static int tally_cmp(const void *a, const void *b)
 {
-	sqlite3_bind_int64(stmt, 1, filter->since_ms);
-	sqlite3_bind_int64(stmt, 2, filter->until_ms);
-	if (filter->lane)
-		sqlite3_bind_text(stmt, 3, filter->lane, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 3);
-	if (filter->verdict)
-		sqlite3_bind_text(stmt, 4, filter->verdict, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(stmt, 4);
+	const struct tally_group *x = a, *y = b;
+	int c = strcmp(x->day, y->day);
+
+	return c ? c : strcmp(x->lane, y->lane);
 }
 
-int export_summary(sqlite3 *db, const struct export_filter *filter, enum export_format format,
-		   FILE *out, uint64_t *rows)
+static int reason_cmp(const void *a, const void *b)
 {
-	struct export_buf b = {NULL, 0, 0, 0};
-	sqlite3_stmt *stmt = NULL;
-	uint64_t count = 0;
-	int rc, r = 0;
+	return strcmp(((const struct tally_reason *)a)->verdict,
+		      ((const struct tally_reason *)b)->verdict);
+}
 
-	if (rows)
-		*rows = 0;
-	if (!db || !filter || !out || (format != EXPORT_CSV && format != EXPORT_JSONL))
-		return -EINVAL;
-	rc = sqlite3_prepare_v2(db, summary_sql, -1, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return export_errno(rc);
-	export_bind_filter(stmt, filter);
+/* The groups ordered by day and lane, each with its denials by verdict in verdict
+ * order ("expired:1 used:2"). */
+static void tally_write(const struct export_tally *t, enum export_format format,
+			struct export_buf *b)
+{
 	if (format == EXPORT_CSV) {
 		for (int i = 0; i < 10; i++) {
 			if (i)
-				buf_putc(&b, ',');
-			buf_puts(&b, summary_names[i]);
+				buf_putc(b, ',');
+			buf_puts(b, summary_names[i]);
 		}
-		buf_lit(&b, "\r\n");
+		buf_lit(b, "\r\n");
 	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		for (int i = 0; i < 10; i++) {
-			const char *v = (const char *)sqlite3_column_text(stmt, i);
-			size_t n = v ? strlen(v) : 0;
+	if (t->n)
+		qsort(t->g, t->n, sizeof(t->g[0]), tally_cmp);
+	for (size_t i = 0; i < t->n; i++) {
+		struct tally_group *g = &t->g[i];
+		struct export_buf reasons = {NULL, 0, 0, 0};
 
-			if (format == EXPORT_CSV) {
-				if (i)
-					buf_putc(&b, ',');
-				csv_field(&b, v, n);
-			} else if (i >= 2 && i <= 8) {
-				buf_lit(&b, ",\"");
-				buf_puts(&b, summary_names[i]);
-				buf_lit(&b, "\":");
-				buf_int(&b, sqlite3_column_int64(stmt, i));
-			} else {
-				buf_putc(&b, i ? ',' : '{');
-				buf_putc(&b, '"');
-				buf_puts(&b, summary_names[i]);
-				buf_lit(&b, "\":");
-				json_string(&b, v ? v : "", n);
-			}
+		if (g->nreasons)
+			qsort(g->reasons, (size_t)g->nreasons, sizeof(g->reasons[0]), reason_cmp);
+		for (int k = 0; k < g->nreasons; k++) {
+			if (k)
+				buf_putc(&reasons, ' ');
+			buf_puts(&reasons, g->reasons[k].verdict);
+			buf_putc(&reasons, ':');
+			buf_int(&reasons, (int64_t)g->reasons[k].n);
 		}
-		if (format == EXPORT_CSV)
-			buf_lit(&b, "\r\n");
-		else
-			buf_lit(&b, "}\n");
-		r = buf_flush(&b, out, false);
-		if (r < 0)
-			break;
-		count++;
+		if (format == EXPORT_CSV) {
+			csv_field(b, g->day, strlen(g->day));
+			buf_putc(b, ',');
+			csv_field(b, g->lane, strlen(g->lane));
+			for (int c = 0; c < TALLY_COUNT; c++) {
+				buf_putc(b, ',');
+				buf_int(b, (int64_t)g->count[c]);
+			}
+			buf_putc(b, ',');
+			csv_field(b, reasons.p, reasons.len);
+			buf_lit(b, "\r\n");
+		} else {
+			buf_lit(b, "{\"day\":");
+			json_string(b, g->day, strlen(g->day));
+			buf_lit(b, ",\"lane\":");
+			json_string(b, g->lane, strlen(g->lane));
+			for (int c = 0; c < TALLY_COUNT; c++) {
+				buf_lit(b, ",\"");
+				buf_puts(b, summary_names[2 + c]);
+				buf_lit(b, "\":");
+				buf_int(b, (int64_t)g->count[c]);
+			}
+			buf_lit(b, ",\"denied_by_reason\":");
+			/* json_string() wants a non-continuation byte after the text. */
+			buf_putc(&reasons, '\0');
+			json_string(b, reasons.p, reasons.len - 1);
+			buf_lit(b, "}\n");
+		}
+		if (reasons.err)
+			b->err = reasons.err;
+		free(reasons.p);
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = export_errno(rc);
-	sqlite3_finalize(stmt);
-	rc = buf_flush(&b, out, true);
-	if (r == 0)
-		r = rc;
-	if (fflush(out) != 0 || ferror(out))
-		r = r ? r : -EIO;
-	free(b.p);
-	if (rows)
-		*rows = count;
+}
+
+/* The summary rides on the same pass as the records, so its counts are the records'
+ * by construction; memory grows with the number of (day, lane) groups, not checks. */
+int export_summary(sqlite3 *db, const struct export_filter *filter, enum export_format format,
+		   FILE *out, uint64_t *rows)
+{
+	struct export_tally t = {NULL, 0, 0};
+	int r = export_pass_do(db, filter, format, out, &t, rows);
+
+	for (size_t i = 0; i < t.n; i++) {
+		for (int k = 0; k < t.g[i].nreasons; k++)
+			free(t.g[i].reasons[k].verdict);
+		free(t.g[i].reasons);
+		free(t.g[i].lane);
+	}
+	free(t.g);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -511,6 +512,114 @@ static void interleaved_and_long_open_checks_export_as_the_view_defines_them(voi
 	free(want);
 }
 
+/* The summary as the SQL it replaced computed it over the check_export view. */
+static char *summary_oracle(sqlite3 *db, const struct export_filter *filter)
+{
+	static const char sql[] =
+	    "WITH c AS (SELECT date(time / 1000, 'unixepoch', 'localtime') AS day, lane, verdict,"
+	    " grant_dir, gate, source FROM check_export"
+	    " WHERE time >= ?1 AND time < ?2 AND (?3 IS NULL OR lane = ?3)"
+	    " AND (?4 IS NULL OR verdict = ?4)),"
+	    " r AS (SELECT day, lane, verdict, count(*) AS n FROM c"
+	    " WHERE grant_dir = '' AND verdict <> 'valid' GROUP BY day, lane, verdict)"
+	    " SELECT day || ',' || lane || ',' || count(*) || ','"
+	    " || sum(gate = 'passed' AND grant_dir = 'a') || ','"
+	    " || sum(gate = 'passed' AND grant_dir = 'b') || ','"
+	    " || sum(grant_dir = '' AND verdict <> 'valid') || ','"
+	    " || sum(grant_dir = '' AND verdict = 'valid') || ','"
+	    " || COALESCE(sum(source = 'manual' AND grant_dir <> ''), 0) || ','"
+	    " || sum(gate = 'not_passed') || ','"
+	    " || COALESCE((SELECT group_concat(verdict || ':' || n, ' ') FROM"
+	    " (SELECT verdict, n FROM r WHERE r.day = c.day AND r.lane = c.lane ORDER BY verdict)),"
+	    " '') FROM c GROUP BY day, lane ORDER BY day, lane";
+	sqlite3_stmt *stmt;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	fputs("day,lane,checks,entries,exits,denied,rejected,manual_opens,not_passed,"
+	      "denied_by_reason\r\n",
+	      out);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_int64(stmt, 1, filter->since_ms);
+	sqlite3_bind_int64(stmt, 2, filter->until_ms);
+	if (filter->lane)
+		sqlite3_bind_text(stmt, 3, filter->lane, -1, SQLITE_STATIC);
+	if (filter->verdict)
+		sqlite3_bind_text(stmt, 4, filter->verdict, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW)
+		fprintf(out, "%s\r\n", (const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	assert_int_equal(fclose(out), 0);
+	return buf;
+}
+
+static char *summary_to_string(sqlite3 *db, const struct export_filter *filter,
+			       enum export_format format, uint64_t *rows)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	assert_non_null(out);
+	assert_int_equal(export_summary(db, filter, format, out, rows), 0);
+	assert_int_equal(fclose(out), 0);
+	return buf;
+}
+
+/* Two weeks of three lanes, every outcome, manual openings; filtered every way. */
+static void summary_counts_per_local_day_and_lane_as_the_view_does(void **state)
+{
+	static const char *const lanes[] = {"L1", "Вход 2", "L3"};
+	static const char *const verdicts[] = {"valid", "expired", "used", "not_found", "valid"};
+	const struct export_filter filters[] = {
+	    {INT64_MIN, INT64_MAX, NULL, NULL},
+	    {INT64_MIN, INT64_MAX, "Вход 2", NULL},
+	    {1796072400000LL + 3 * 86400000LL, 1796072400000LL + 9 * 86400000LL, NULL, NULL},
+	    {INT64_MIN, INT64_MAX, NULL, "expired"},
+	    {INT64_MIN, INT64_MAX, "L3", "valid"},
+	};
+	struct fixture *f = *state;
+	unsigned seed = 11;
+	uint64_t rows = 0;
+	char *got, *want;
+
+	for (int i = 0; i < 3000; i++) {
+		/* Every 7 minutes from 2026-12-01 00:00 Moscow time. */
+		int64_t t = 1796072400000LL + (int64_t)i * 7 * 60000;
+		const char *lane = lanes[rand_r(&seed) % 3];
+		const char *verdict = verdicts[rand_r(&seed) % 5];
+		unsigned pick = rand_r(&seed) % 8;
+		bool manual = pick == 0, granted = manual || (!strcmp(verdict, "valid") && pick < 6);
+
+		add_check(f->store, t, lane, manual ? "manual" : "serial0", NULL,
+			  manual ? NULL : verdict, NULL, granted ? "confirmed" : NULL,
+			  granted ? (pick % 3 ? "a" : "b") : NULL,
+			  granted ? (pick == 5 ? "not_passed" : "passed") : NULL);
+	}
+	open_export_db(f);
+	for (size_t k = 0; k < sizeof(filters) / sizeof(filters[0]); k++) {
+		got = summary_to_string(f->db, &filters[k], EXPORT_CSV, &rows);
+		want = summary_oracle(f->db, &filters[k]);
+		assert_true(rows > 0);
+		assert_same_text(got, want);
+		free(got);
+		free(want);
+	}
+	got = summary_to_string(f->db, &filters[0], EXPORT_JSONL, &rows);
+	assert_int_equal(rows, 3 * 15); /* 3000 checks 7 minutes apart: 15 days */
+	{
+		cJSON *first = cJSON_Parse(got);
+
+		assert_non_null(first);
+		assert_string_equal(cJSON_GetObjectItem(first, "day")->valuestring, "2026-12-01");
+		assert_true(cJSON_IsNumber(cJSON_GetObjectItem(first, "manual_opens")));
+		cJSON_Delete(first);
+	}
+	free(got);
+}
+
 static void write_error_on_the_output_gives_eio(void **state)
 {
 	struct fixture *f = *state;
@@ -686,6 +795,8 @@ int main(void)
 		filters_take_half_open_time_range_and_lane_in_check_id_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		interleaved_and_long_open_checks_export_as_the_view_defines_them, setup, teardown),
+	    cmocka_unit_test_setup_teardown(summary_counts_per_local_day_and_lane_as_the_view_does,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(write_error_on_the_output_gives_eio, setup, teardown),
 	    cmocka_unit_test_setup_teardown(export_memory_stays_flat_as_the_journal_grows, setup,
 					    teardown),
