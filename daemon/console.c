@@ -709,6 +709,16 @@ static void console_mode(struct console *c)
 	cJSON_Delete(reply);
 }
 
+/* Redraws every cell, not only what changed: after a resize the terminal may
+ * have kept, cut or shifted rows that curses believes are still in place (a
+ * terminal that shrinks drops its top rows), and Ctrl-L is the attendant's
+ * remedy for a screen spoiled by anything else writing to it. */
+static void console_repaint(struct console *c)
+{
+	clearok(curscr, TRUE);
+	console_draw(c, NULL);
+}
+
 static void console_colors(struct console *c)
 {
 	c->colors = has_colors();
@@ -772,7 +782,7 @@ int console_run(const struct console_options *opt)
 			else if (wc == KEY_BACKSPACE || wc == KEY_DC)
 				console_decide(&c, false);
 			else if (wc == KEY_RESIZE)
-				console_draw(&c, NULL);
+				console_repaint(&c);
 			else
 				continue;
 		} else {
@@ -792,6 +802,9 @@ int console_run(const struct console_options *opt)
 			case 'm': case 'M': case L'ь': case L'Ь':
 				console_mode(&c);
 				break;
+			case 12: /* Ctrl-L */
+				console_repaint(&c);
+				continue;
 			case '\t':
 				if (!opt->lane)
 					console_next_lane(&c);

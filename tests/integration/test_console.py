@@ -368,3 +368,42 @@ def test_io_fault_on_the_status_line_in_both_languages(daemon_factory, consoles)
     ru.save("ru-io-fault")
     en.wait_for("IO FAULT: the turnstile does not answer, nothing opens")
     en.save("en-io-fault")
+
+
+def test_resizing_the_terminal_repaints_the_whole_screen(slow_daemon, consoles):
+    """A terminal that shrinks keeps its bottom rows and drops the top ones;
+    curses must repaint every row, not only what it thinks changed."""
+    d = slow_daemon
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("scan", "main", "TICKET-1")
+    rid = d.wait_state("await_attendant")["check"]["request_id"]
+    en.wait_for("Turnstile attendant", "VALID", rid)
+    for rows in (40, 24, 30, 24):
+        en.tmux("resize-window", "-t", en.name, "-x", "80", "-y", str(rows))
+        en.wait_for("Turnstile attendant", "State: WAITING FOR YOU", "VALID", rid,
+                    "c/Enter: let in")
+    lines = en.screen().splitlines()
+    assert lines[0].startswith(" Turnstile attendant"), lines
+    en.save("en-after-resizes")
+
+
+def test_ctrl_l_repaints_a_screen_spoiled_by_stray_output(slow_daemon, consoles):
+    """Something else writes on the attendant's terminal (a kernel message on a
+    text console): curses does not know, so only Ctrl-L brings the view back."""
+    d = slow_daemon
+    en = consoles(d, "en", lang="en")
+    d.ctl_ok("scan", "main", "TICKET-1")
+    rid = d.wait_state("await_attendant")["check"]["request_id"]
+    en.wait_for("Turnstile attendant", "VALID", rid)
+    tty = en.tmux("display-message", "-p", "-t", en.name, "#{pane_tty}").stdout.strip()
+    with open(tty, "w") as t:
+        t.write("\x1b[H\x1b[2J[12345.678] usb 1-1: USB disconnect, device number 3\r\n")
+    en.wait_for("USB disconnect")
+    time.sleep(1.5)  # the view redraws what changed (the clock), not the rest
+    spoiled = en.screen()
+    assert "Turnstile attendant" not in spoiled and rid not in spoiled, spoiled
+    en.save("en-spoiled")
+    en.keys("C-l")
+    screen = en.wait_for("Turnstile attendant", "VALID", rid, "c/Enter: let in")
+    assert "USB disconnect" not in screen, screen
+    en.save("en-repainted")
