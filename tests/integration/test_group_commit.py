@@ -4,11 +4,14 @@ stopped (SIGSTOP) while two scanners each send a valid code, so both codes are
 waiting when it resumes and are handled in one loop iteration. Commits are
 counted in the SQLite WAL file: a frame whose header carries a database size is
 the last frame of a commit. Each test says what it proves in its name."""
+import fcntl
 import json
 import os
 import signal
 import socket
 import sqlite3
+import struct
+import termios
 import time
 
 from conftest import PASSES, PtyPair, wait_until
@@ -30,6 +33,15 @@ def wal_commits(db):
             n += 1
         off += 24 + page_size
     return n
+
+
+def queued(device):
+    """Bytes waiting in a pty for its reader (FIONREAD on a second descriptor)."""
+    fd = os.open(device, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
 
 
 def journal_commits(d):
@@ -69,7 +81,9 @@ scanner_device = {second_pty.device}
         try:
             main_pty.write(b"GYM-1\r\n")
             second_pty.write(b"GYM-2\r\n")
-            time.sleep(0.5)  # socat relays both lines while the daemon is stopped
+            # socat relays both lines while the daemon is stopped.
+            wait_until(lambda: queued(main_pty.device) == 7 and queued(second_pty.device) == 7,
+                       what="both lines waiting for the daemon")
         finally:
             os.kill(d.proc.pid, signal.SIGCONT)
 
