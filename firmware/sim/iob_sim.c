@@ -2,7 +2,7 @@
  * Simulator rig: the real AVR build of the IO board firmware under libsimavr,
  * wired to a pty and to a modelled turnstile.
  *
- *   iob-sim [-m MCU] [-f HZ] [-x SPEED] [-d PASS_DELAY_MS|never] [-H HOLD_MS] ELF
+ *   iob-sim [-m MCU] [-f HZ] [-x SPEED] [-d PASS_DELAY_MS|never] [-H HOLD_MS] [-r] ELF
  *
  * The MCU and clock come from the command line (default atmega328p, 16 MHz),
  * never from an .mmcu section in the ELF (see ../../shared test-rigs.md).
@@ -36,9 +36,13 @@
  *                        "reset t=US"
  *   quit                 (or end of input)
  * Events on stdout:
- *   out t=US mask=0xMM open_a=0 ...   outputs changed (first line: at reset)
+ *   out t=US mask=0xMM open_a=0 ... w=US  outputs changed (first line: at reset);
+ *                                      w is CLOCK_MONOTONIC then, to time the
+ *                                      board against the host's clock (benches)
  *   in t=US NAME=0|1                   an input changed (command or model)
  *   walk t=US dir=a|b                  a simulated person starts passing
+ *   rx t=US w=US n=N x=HEX             (-r) N bytes came in from the pty, stamped
+ *                                      like out lines (benches, traffic tests)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -98,6 +102,7 @@ struct sim {
 	int outputs;	/* -1 before the first sample */
 	long pass_delay_ms; /* < 0: nobody walks */
 	long pass_hold_ms;
+	int stamp_rx;
 	double speed;
 	struct timespec wall0;
 	avr_cycle_count_t cycle0;
@@ -183,6 +188,7 @@ static void sim_sample_outputs(void)
 {
 	const uint8_t *d = sim.avr->data;
 	int mask = ((d[SIM_PORTB] & d[SIM_DDRB]) & 0x3F) | ((d[SIM_PORTD] & d[SIM_DDRD]) & 0xC0);
+	struct timespec wall;
 	int rose;
 
 	if (mask == sim.outputs)
@@ -192,7 +198,9 @@ static void sim_sample_outputs(void)
 	printf("out t=%llu mask=0x%02x", sim_now_us(), mask);
 	for (int i = 0; i < IOB_OUT_COUNT; i++)
 		printf(" %s=%d", sim_out_names[i], (mask >> i) & 1);
-	printf("\n");
+	clock_gettime(CLOCK_MONOTONIC, &wall);
+	printf(" w=%llu\n", (unsigned long long)wall.tv_sec * 1000000ull +
+				   (unsigned long long)wall.tv_nsec / 1000ull);
 	fflush(stdout);
 	if (sim.pass_delay_ms < 0)
 		return;
@@ -340,6 +348,19 @@ static void sim_poll_fds(void)
 
 			if (r > 0)
 				sim.rx_len += (size_t)r;
+			if (r > 0 && sim.stamp_rx) {
+				struct timespec wall;
+
+				clock_gettime(CLOCK_MONOTONIC, &wall);
+				printf("rx t=%llu w=%llu n=%zd x=", sim_now_us(),
+				       (unsigned long long)wall.tv_sec * 1000000ull +
+					   (unsigned long long)wall.tv_nsec / 1000ull,
+				       r);
+				for (ssize_t i = 0; i < r; i++)
+					printf("%02x", sim.rx[sim.rx_len - (size_t)r + (size_t)i]);
+				printf("\n");
+				fflush(stdout);
+			}
 		}
 	}
 	if (sim.rx_len)
@@ -388,7 +409,7 @@ static int sim_open_pty(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: iob-sim [-m MCU] [-f HZ] [-x SPEED] [-d PASS_DELAY_MS|never] "
-			"[-H HOLD_MS] ELF\n");
+			"[-H HOLD_MS] [-r] ELF\n");
 	exit(2);
 }
 
@@ -406,7 +427,7 @@ int main(int argc, char **argv)
 	sim.speed = 1;
 	sim.outputs = -1;
 	sim.xon = 1;
-	while ((opt = getopt(argc, argv, "m:f:x:d:H:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:f:x:d:H:r")) != -1) {
 		switch (opt) {
 		case 'm':
 			mcu = optarg;
@@ -422,6 +443,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			sim.pass_hold_ms = atol(optarg);
+			break;
+		case 'r':
+			sim.stamp_rx = 1;
 			break;
 		default:
 			usage();
