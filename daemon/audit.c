@@ -13,6 +13,7 @@
  * export checked against the journal (--db), is what catches that.
  */
 #include "audit.h"
+#include "sqlite_errno.h"
 #include "holder.h"
 
 #include <errno.h>
@@ -125,21 +126,6 @@ void audit_row_read(sqlite3_stmt *stmt, int first, struct audit_row *row)
 	row->hash = audit_col_text(stmt, first + 12);
 }
 
-static int audit_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_NOTADB:
-		return -EPROTO;
-	default:
-		return -EIO;
-	}
-}
-
 static int audit_broken(struct audit_report *rep, int64_t id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -167,14 +153,14 @@ static int audit_checkpoint_hash(sqlite3 *db, int64_t first_id, char *out)
 
 	rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return audit_errno(rc);
+		return sqlite_errno(rc);
 	sqlite3_bind_int64(stmt, 1, first_id);
 	rc = sqlite3_step(stmt);
 	out[0] = '\0';
 	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_TEXT)
 		snprintf(out, AUDIT_HASH_HEX_LEN + 1, "%s", audit_col_text(stmt, 0));
 	else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		r = audit_errno(rc);
+		r = sqlite_errno(rc);
 	sqlite3_finalize(stmt);
 	return r;
 }
@@ -226,11 +212,11 @@ int audit_verify_db(sqlite3 *db, struct audit_report *rep)
 	/* One read transaction: one snapshot even while the daemon appends. */
 	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return audit_errno(rc);
+		return sqlite_errno(rc);
 	rc = sqlite3_prepare_v2(db, "SELECT " AUDIT_ROW_COLUMNS " FROM journal ORDER BY id", -1,
 				&stmt, NULL);
 	if (rc != SQLITE_OK) {
-		r = audit_errno(rc);
+		r = sqlite_errno(rc);
 		goto out;
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -250,7 +236,7 @@ int audit_verify_db(sqlite3 *db, struct audit_report *rep)
 		first = false;
 	}
 	if (rc != SQLITE_DONE) {
-		r = audit_errno(rc);
+		r = sqlite_errno(rc);
 		goto out;
 	}
 	/* The personal data kept beside the chain must be what its verdict row
@@ -371,7 +357,7 @@ static int audit_in_db(sqlite3_stmt *stmt, const struct audit_row *row)
 	if (rc == SQLITE_ROW)
 		r = audit_same(audit_col_text(stmt, 0), row->hash);
 	else
-		r = rc == SQLITE_DONE ? 0 : audit_errno(rc);
+		r = rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 	sqlite3_reset(stmt);
 	return r;
 }
@@ -438,7 +424,7 @@ int audit_verify_file(FILE *in, sqlite3 *db, struct audit_report *rep)
 		rc = sqlite3_prepare_v2(db, "SELECT hash FROM journal WHERE id = ?1", -1, &lookup,
 					NULL);
 		if (rc != SQLITE_OK)
-			return audit_errno(rc);
+			return sqlite_errno(rc);
 	}
 	while ((len = getline(&line, &cap, in)) > 0) {
 		cJSON *rec;

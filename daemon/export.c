@@ -35,6 +35,7 @@
  * localtime_r() for anything else.
  */
 #include "export.h"
+#include "sqlite_errno.h"
 #include "audit.h"
 
 #include <errno.h>
@@ -170,25 +171,6 @@ struct export_pass {
 	uint64_t written;
 };
 
-static int export_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_NOTADB:
-		return -EPROTO;
-	default:
-		return -EIO;
-	}
-}
-
 int export_open_db(const char *path, sqlite3 **db)
 {
 	sqlite3 *conn = NULL;
@@ -203,7 +185,7 @@ int export_open_db(const char *path, sqlite3 **db)
 	if (rc != SQLITE_OK) {
 		int sys = conn ? sqlite3_system_errno(conn) : 0;
 
-		r = (rc & 0xff) == SQLITE_CANTOPEN && sys > 0 ? -sys : export_errno(rc);
+		r = (rc & 0xff) == SQLITE_CANTOPEN && sys > 0 ? -sys : sqlite_errno(rc);
 		goto error;
 	}
 	rc = sqlite3_busy_timeout(conn, EXPORT_BUSY_TIMEOUT_MS);
@@ -228,7 +210,7 @@ int export_open_db(const char *path, sqlite3 **db)
 	return 0;
 
 sqlite_error:
-	r = export_errno(rc);
+	r = sqlite_errno(rc);
 error:
 	sqlite3_finalize(stmt);
 	sqlite3_close(conn);
@@ -964,7 +946,7 @@ static int last_next(struct export_pass *x)
 		return 0;
 	}
 	x->last_done = true;
-	return rc == SQLITE_DONE ? 0 : export_errno(rc);
+	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 }
 
 /* The id of check_id's last row, from the last cursor (which only moves forward, as
@@ -1012,14 +994,14 @@ static int window_force(struct export_pass *x, int64_t upto)
 	if (!x->rest) {
 		rc = sqlite3_prepare_v2(x->db, rest_sql, -1, &x->rest, NULL);
 		if (rc != SQLITE_OK)
-			return export_errno(rc);
+			return sqlite_errno(rc);
 	}
 	sqlite3_bind_int64(x->rest, 1, c->id);
 	sqlite3_bind_int64(x->rest, 2, upto);
 	while (r == 0 && (rc = sqlite3_step(x->rest)) == SQLITE_ROW)
 		r = check_add(c, x->rest, x->format);
 	if (r == 0 && rc != SQLITE_DONE)
-		r = export_errno(rc);
+		r = sqlite_errno(rc);
 	sqlite3_reset(x->rest);
 	return r < 0 ? r : window_emit(x);
 }
@@ -1102,7 +1084,7 @@ static int export_bounds(sqlite3 *db, const struct export_filter *filter, int64_
 		return 0;
 	rc = sqlite3_prepare_v2(db, bounds_sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return export_errno(rc);
+		return sqlite_errno(rc);
 	sqlite3_bind_int64(stmt, 1, filter->since_ms);
 	sqlite3_bind_int64(stmt, 2, filter->until_ms);
 	rc = sqlite3_step(stmt);
@@ -1111,7 +1093,7 @@ static int export_bounds(sqlite3 *db, const struct export_filter *filter, int64_
 		*lo = sqlite3_column_int64(stmt, 0);
 		*hi = sqlite3_column_int64(stmt, 1);
 	} else {
-		r = export_errno(rc);
+		r = sqlite_errno(rc);
 	}
 	sqlite3_finalize(stmt);
 	return r;
@@ -1144,7 +1126,7 @@ static int export_pass_run(struct export_pass *x)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(x->db, last_sql, -1, &x->last, NULL);
 	if (rc != SQLITE_OK)
-		return export_errno(rc);
+		return sqlite_errno(rc);
 	sqlite3_bind_int64(x->pass, 1, lo);
 	sqlite3_bind_int64(x->last, 1, lo);
 	sqlite3_bind_int64(x->last, 2, hi);
@@ -1163,7 +1145,7 @@ static int export_pass_run(struct export_pass *x)
 			return 0;
 	}
 	if (rc != SQLITE_DONE)
-		return export_errno(rc);
+		return sqlite_errno(rc);
 	/* The snapshot has no more rows: whatever is open is complete. */
 	while (x->count) {
 		r = window_emit(x);
@@ -1201,7 +1183,7 @@ static int export_pass_do(sqlite3 *db, const struct export_filter *filter,
 
 	/* One read transaction: both cursors (and any lookup) see one snapshot. */
 	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-	r = rc == SQLITE_OK ? export_pass_run(x) : export_errno(rc);
+	r = rc == SQLITE_OK ? export_pass_run(x) : sqlite_errno(rc);
 	sqlite3_finalize(x->pass);
 	sqlite3_finalize(x->last);
 	sqlite3_finalize(x->rest);

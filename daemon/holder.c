@@ -6,6 +6,7 @@
  * apart at the busiest entrance), a drop once an hour, a verify on request.
  */
 #include "holder.h"
+#include "sqlite_errno.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -16,29 +17,6 @@
 #include <nettle/sha2.h>
 
 static const char holder_hex[] = "0123456789abcdef";
-
-static int holder_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CONSTRAINT:
-		return -EINVAL;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
 
 int holder_salt(char *out)
 {
@@ -112,7 +90,7 @@ int holder_put(sqlite3 *db, int64_t check_id, int64_t time_ms, const char *salt,
 				" birth_date, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &stmt,
 				NULL);
 	if (rc != SQLITE_OK)
-		return holder_errno(rc);
+		return sqlite_errno(rc);
 	sqlite3_bind_int64(stmt, 1, check_id);
 	sqlite3_bind_int64(stmt, 2, time_ms);
 	sqlite3_bind_text(stmt, 3, salt, -1, SQLITE_STATIC);
@@ -121,7 +99,7 @@ int holder_put(sqlite3 *db, int64_t check_id, int64_t time_ms, const char *salt,
 	sqlite3_bind_text(stmt, 6, h->doc, -1, SQLITE_STATIC);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? 0 : holder_errno(rc);
+	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 }
 
 int holder_drop(sqlite3 *db, int64_t before_ms, uint64_t *dropped)
@@ -135,12 +113,12 @@ int holder_drop(sqlite3 *db, int64_t before_ms, uint64_t *dropped)
 		return -EINVAL;
 	rc = sqlite3_prepare_v2(db, "DELETE FROM holder WHERE time < ?1", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
-		return holder_errno(rc);
+		return sqlite_errno(rc);
 	sqlite3_bind_int64(stmt, 1, before_ms);
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
 	if (rc != SQLITE_DONE)
-		return holder_errno(rc);
+		return sqlite_errno(rc);
 	if (dropped)
 		*dropped = (uint64_t)sqlite3_changes64(db);
 	return 0;
@@ -165,7 +143,7 @@ int holder_verify(sqlite3 *db, int64_t *bad_check)
 	rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
 	if (rc != SQLITE_OK) {
 		/* A journal that has not met 0003 yet has no holder table. */
-		return strstr(sqlite3_errmsg(db), "no such table") ? 0 : holder_errno(rc);
+		return strstr(sqlite3_errmsg(db), "no such table") ? 0 : sqlite_errno(rc);
 	}
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct holder_fields h = {
@@ -184,7 +162,7 @@ int holder_verify(sqlite3 *db, int64_t *bad_check)
 		}
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = holder_errno(rc);
+		r = sqlite_errno(rc);
 	sqlite3_finalize(stmt);
 	return r;
 }

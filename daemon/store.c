@@ -26,6 +26,7 @@
  * until the next append, sync or query.
  */
 #include "store.h"
+#include "sqlite_errno.h"
 #include "audit.h"
 #include "schema.h"
 #include "walckpt.h"
@@ -89,34 +90,11 @@ struct store {
 	void *commit_ctx;
 };
 
-static int store_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_CONSTRAINT:
-		return -EINVAL;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
 /* Remembers SQLite's message for store_errmsg() and turns rc into a negative errno. */
 static int store_fail(struct store *store, int rc)
 {
 	snprintf(store->errmsg, sizeof(store->errmsg), "%s", sqlite3_errmsg(store->db));
-	return store_errno(rc);
+	return sqlite_errno(rc);
 }
 
 static int store_exec(struct store *store, const char *sql)
@@ -468,7 +446,7 @@ int store_open(struct store **out, const char *path)
 		/* CANTOPEN carries the real reason (ENOENT, EACCES, ...) in errno. */
 		int sys = store->db ? sqlite3_system_errno(store->db) : 0;
 
-		r = (rc & 0xff) == SQLITE_CANTOPEN && sys > 0 ? -sys : store_errno(rc);
+		r = (rc & 0xff) == SQLITE_CANTOPEN && sys > 0 ? -sys : sqlite_errno(rc);
 		goto error;
 	}
 	/* SQLite falls back to read-only when the file cannot be written; the journal

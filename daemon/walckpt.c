@@ -7,6 +7,7 @@
  * more run. The connection belongs to the thread from start to stop.
  */
 #include "walckpt.h"
+#include "sqlite_errno.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -25,21 +26,6 @@ struct walckpt {
 	bool wanted, stop;
 	struct walckpt_stats stats;
 };
-
-static int walckpt_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
 
 static void *walckpt_main(void *arg)
 {
@@ -61,7 +47,7 @@ static void *walckpt_main(void *arg)
 			w->stats.runs++;
 			w->stats.last_error = 0;
 		} else {
-			w->stats.last_error = walckpt_errno(rc);
+			w->stats.last_error = sqlite_errno(rc);
 		}
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -89,7 +75,7 @@ int walckpt_start(struct walckpt **out, const char *path)
 	if (rc != SQLITE_OK) {
 		sqlite3_close(w->db);
 		free(w);
-		return walckpt_errno(rc);
+		return sqlite_errno(rc);
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
