@@ -72,6 +72,19 @@ static int mb_err(void)
 	return errno ? -errno : -EIO;
 }
 
+/* libmodbus's own codes (EMBX*, EMB*) lie above MODBUS_ENOBASE where strerror()
+ * knows nothing; callers outside this file get a plain errno. */
+static int mbio_plain_errno(int err)
+{
+	if (err == 0)
+		return -ENOTCONN;
+	if (-err == EMBBADCRC || -err == EMBBADDATA)
+		return -EBADMSG;
+	if (-err > MODBUS_ENOBASE)
+		return -EPROTO;
+	return err;
+}
+
 /* One transaction of the 5-byte request shape FC01..06 share (function,
  * address, quantity or value), checked here rather than by libmodbus: libmodbus
  * 3.1 does not compare the unit id of a TCP reply, and a reply from the wrong
@@ -714,7 +727,10 @@ static int mbio_on_event(sd_event_source *src, int fd, uint32_t revents, void *u
 	if (!up) {
 		if (m->rep_up) {
 			m->rep_up = false;
-			m->cb.fault(true, err ? err : -ENOTCONN, m->userdata);
+			if (err)
+				log_warnx("modbus %s: link lost: %s", m->cfg.modbus,
+					  modbus_strerror(-err));
+			m->cb.fault(true, mbio_plain_errno(err), m->userdata);
 		}
 		return 0;
 	}
