@@ -28,6 +28,7 @@
 #include "store.h"
 #include "sqlite_errno.h"
 #include "audit.h"
+#include "checkrec.h"
 #include "schema.h"
 #include "walckpt.h"
 
@@ -53,6 +54,9 @@ enum store_stmt {
 	STMT_INSERT,
 	STMT_GRANTED,
 	STMT_TAIL,
+	STMT_CHECK_GET,
+	STMT_CHECK_NEW,
+	STMT_CHECK_SET,
 	STMT_COUNT
 };
 
@@ -71,6 +75,12 @@ static const char *const store_sql[STMT_COUNT] = {
 		     " WHERE s.code_hash = ?1 AND s.time >= ?2 AND s.step = 'scan'"
 		     " AND EXISTS (SELECT 1 FROM journal g"
 		     " WHERE g.check_id = s.id AND g.step = 'grant'))",
+    /* The check's record (schema 0004), kept with every row of the check. */
+    [STMT_CHECK_GET] = "SELECT time, record FROM checks WHERE check_id = ?1",
+    [STMT_CHECK_NEW] = "INSERT INTO checks (check_id, time, last_id, record, seal)"
+		       " VALUES (?1, ?2, ?1, ?3, ?4)",
+    [STMT_CHECK_SET] = "UPDATE checks SET last_id = ?2, record = ?3, seal = ?4"
+		       " WHERE check_id = ?1",
 };
 
 struct store {
@@ -88,6 +98,7 @@ struct store {
 	uint64_t txn_seq, txn_open, txn_committed, txn_lost;
 	void (*commit_hook)(void *ctx); /* store_commit_soon() */
 	void *commit_ctx;
+	struct checkrec_buf record; /* the check record being written */
 };
 
 /* Remembers SQLite's message for store_errmsg() and turns rc into a negative errno. */
@@ -418,6 +429,8 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
+static int store_backfill_checks(struct store *store); /* with the appends below */
+
 static void store_teardown(struct store *store)
 {
 	for (int i = 0; i < STMT_COUNT; i++)
@@ -426,6 +439,7 @@ static void store_teardown(struct store *store)
 	walckpt_stop(store->ckpt);
 	sqlite3_close(store->db);
 	explicit_bzero(store->key, sizeof(store->key));
+	checkrec_buf_free(&store->record);
 	free(store);
 }
 
@@ -477,6 +491,9 @@ int store_open(struct store **out, const char *path)
 			goto error;
 		}
 	}
+	r = store_backfill_checks(store);
+	if (r < 0)
+		goto error;
 	r = walckpt_start(&store->ckpt, path);
 	if (r < 0) {
 		snprintf(store->errmsg, sizeof(store->errmsg), "cannot start the checkpoint thread");
@@ -554,6 +571,108 @@ static void store_txn_check(struct store *store)
 	}
 }
 
+/* The check record a hashed row makes (checkrec.h) into store->record: a scan's new
+ * record, or the record of the check a step belongs to, extended. *check_time: the
+ * check's scan time (for the seal). 1: the row has a record to write, 0: it has none
+ * (an event), -EINVAL: a step for a row that is not a check. */
+static int store_check_record(struct store *store, const struct audit_row *row,
+			      int64_t *check_time)
+{
+	sqlite3_stmt *get = store->stmt[STMT_CHECK_GET];
+	int rc, r;
+
+	if (row->check_id <= 0) {
+		if (strcmp(row->step, "scan") != 0)
+			return 0;
+		*check_time = row->time;
+		r = checkrec_begin(row, &store->record);
+		return r < 0 ? r : 1;
+	}
+	sqlite3_bind_int64(get, 1, row->check_id);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW) {
+		*check_time = sqlite3_column_int64(get, 0);
+		r = checkrec_step((const char *)sqlite3_column_text(get, 1),
+				  (size_t)sqlite3_column_bytes(get, 1), row, &store->record);
+		if (r == -EINVAL)
+			snprintf(store->errmsg, sizeof(store->errmsg),
+				 "the record of check %lld is malformed", (long long)row->check_id);
+		else if (r == 0)
+			r = 1;
+	} else if (rc == SQLITE_DONE) {
+		snprintf(store->errmsg, sizeof(store->errmsg), "row %lld is not a check",
+			 (long long)row->check_id);
+		r = -EINVAL;
+	} else {
+		r = store_fail(store, rc);
+	}
+	sqlite3_reset(get);
+	return r;
+}
+
+/* Writes store->record for the row's check (after store_check_record). */
+static int store_check_write(struct store *store, const struct audit_row *row,
+			     int64_t check_time)
+{
+	enum store_stmt id = row->check_id > 0 ? STMT_CHECK_SET : STMT_CHECK_NEW;
+	sqlite3_stmt *stmt = store->stmt[id];
+	int64_t check_id = row->check_id > 0 ? row->check_id : row->id;
+	char seal[CHECKREC_SEAL_HEX_LEN + 1];
+	int k = 1;
+
+	checkrec_seal(check_id, check_time, store->record.p, store->record.len, seal);
+	sqlite3_bind_int64(stmt, k++, check_id);
+	sqlite3_bind_int64(stmt, k++, id == STMT_CHECK_SET ? row->id : check_time);
+	sqlite3_bind_text(stmt, k++, store->record.p, (int)store->record.len, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, k++, seal, -1, SQLITE_STATIC);
+	return store_step_done(store, id);
+}
+
+/* Checks journaled before migration 0004 get their records, once, in id order, in
+ * one transaction that also removes the request the migration left in meta. */
+static int store_backfill_checks(struct store *store)
+{
+	sqlite3_stmt *sel = NULL;
+	int64_t pending = 0, check_time = 0;
+	int rc, r;
+
+	r = store_query_int(store, "SELECT count(*) FROM meta WHERE key = 'checks_backfill'",
+			    &pending);
+	if (r < 0 || !pending)
+		return r;
+	r = store_exec(store, "BEGIN IMMEDIATE");
+	if (r < 0)
+		return r;
+	rc = sqlite3_prepare_v2(store->db,
+				"SELECT " AUDIT_ROW_COLUMNS " FROM journal ORDER BY id", -1, &sel,
+				NULL);
+	if (rc != SQLITE_OK) {
+		r = store_fail(store, rc);
+		goto out;
+	}
+	while (r == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		struct audit_row row;
+
+		audit_row_read(sel, 0, &row);
+		r = store_check_record(store, &row, &check_time);
+		if (r == -EINVAL && row.check_id > 0)
+			r = 0; /* a step of a row that is no scan: no record to keep */
+		else if (r > 0)
+			r = store_check_write(store, &row, check_time);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_fail(store, rc);
+	if (r == 0)
+		r = store_exec(store, "DELETE FROM meta WHERE key = 'checks_backfill'");
+out:
+	sqlite3_finalize(sel);
+	if (r == 0)
+		return store_exec(store, "COMMIT");
+	if (!sqlite3_get_autocommit(store->db))
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
 /* One journal row: opens the group-commit transaction if needed, then inserts.
  * Statement failures leave the open transaction as it was; if SQLite rolled it back
  * by itself (disk full, I/O error) the earlier unsynced rows went with it. */
@@ -567,6 +686,8 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 
 	struct audit_row row = {.id = 0};
 	char hash[AUDIT_HASH_HEX_LEN + 1];
+	int64_t check_time = 0;
+	int has_record;
 
 	store->errmsg[0] = '\0';
 	store_txn_check(store);
@@ -596,6 +717,10 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	r = audit_row_hash(&row, hash);
 	if (r < 0)
 		return r;
+	row.hash = hash;
+	has_record = store_check_record(store, &row, &check_time);
+	if (has_record < 0)
+		return has_record;
 
 	sqlite3_bind_int64(stmt, 1, time_ms);
 	store_bind_text(stmt, 2, lane);
@@ -616,6 +741,15 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	r = store_step_done(store, STMT_INSERT);
 	if (r < 0)
 		return r;
+	if (has_record) {
+		r = store_check_write(store, &row, check_time);
+		if (r < 0) {
+			/* The row is in, its record is not: neither may be committed. */
+			sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+			store_txn_check(store);
+			return r;
+		}
+	}
 	store->tail_id = row.id;
 	memcpy(store->tail_hash, hash, sizeof(store->tail_hash));
 	if (row_id)
