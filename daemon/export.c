@@ -1,42 +1,30 @@
 /* export.c: one record per check, as CSV or JSON Lines, and the per-day summary.
  *
- * One ordered pass. A check is its scan row plus the step rows that point at it,
- * and with several lanes at work those rows are interleaved with other checks'. So
- * the journal is read once in id order (a rowid scan, the cheapest read SQLite
- * has) and each check is assembled in C in a small window of open checks, ordered
- * by check id. A second cursor walks the journal_check index (check id, covering)
- * in step and tells, for each check entering the window, the id of its last row;
- * a check is complete, and written, once the pass has read that row and every
- * older check has been written. Both cursors read one snapshot (one read
- * transaction), so the export is consistent even while the daemon appends. The
- * window is bounded (EXPORT_WINDOW checks); should it fill up (a check whose last
- * row came much later, say after an outage), its oldest check is completed by an
- * index lookup of its remaining rows and written, and those rows are skipped when
- * the pass reaches them. Memory is SQLite's page cache plus the window, whatever
- * the journal's size. An earlier version joined each scan with its steps per check
- * (a view, then a join); at about 10 index probes per check it did 70-140 k checks
- * per second, this pass about ten times that (tests/bench/bench_export.c).
- *
- * The record is computed as the check_export view defines it (0001_init.sql): the
- * last step of each kind wins. reason is the "reason" member of the verdict's
- * detail JSON (empty when the detail is not a JSON object). The detail is almost
- * always a small flat object written by cJSON; export_reason() reads that shape
- * directly and hands anything else (escapes, numbers, odd spacing) to cJSON, so the
- * result is cJSON's in every case.
+ * The records are kept in table checks (schema 0004, checkrec.h) as the journal
+ * grows, so an export is one ordered read of that table: a rowid range (the scans
+ * of the time filter, found on journal_scan_time) in one read transaction, which
+ * keeps it consistent while the daemon appends. Each record is decoded into views of
+ * the row SQLite hands out and formatted into one reused buffer that is written
+ * with fwrite in large pieces; nothing is allocated per check, so memory is
+ * SQLite's page cache and that buffer, whatever the journal's size. Earlier
+ * versions assembled each check from its journal rows (about five per check): a
+ * view (70 k checks/s), then one ordered pass over the journal (280 k checks/s);
+ * reading the journal alone was four times the time budget (tests/bench/
+ * bench_export.c).
  *
  * CSV follows RFC 4180: a header row, CRLF record ends, fields quoted only when
  * they contain a comma, quote, CR or LF, quotes doubled, UTF-8 without a BOM, text
- * passed through byte for byte. JSON Lines: one object per line, check_id a number
- * and every other field a string; the escaper is ours so that any text comes out
- * as valid JSON: control characters are escaped and bytes that are not valid UTF-8
- * become U+FFFD. Records are formatted into one reused buffer and written with
- * fwrite in large pieces; local times come from a cache of the UTC offset per
- * quarter hour (offsets and their changes fall on quarter hours), with
+ * passed through byte for byte. JSON Lines: one object per line, check_id and
+ * time_ms numbers and every other field a string; the escaper is ours so that any
+ * text comes out as valid JSON: control characters are escaped and bytes that are
+ * not valid UTF-8 become U+FFFD. row_hashes and seal are hex, digits, colons and
+ * spaces, and go out as they are. Local times come from a cache of the UTC offset
+ * per quarter hour (offsets and their changes fall on quarter hours), with
  * localtime_r() for anything else.
  */
 #include "export.h"
+#include "checkrec.h"
 #include "sqlite_errno.h"
-#include "audit.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -45,79 +33,16 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
-
 #define EXPORT_BUSY_TIMEOUT_MS 5000
-#define EXPORT_WINDOW 256       /* open checks held at once */
-#define EXPORT_MAX_ROWS 64      /* journal rows of one check */
-#define EXPORT_TEXTS 10         /* text columns of a journal row */
 #define EXPORT_FLUSH (64 * 1024) /* output written in pieces of about this */
+#define EXPORT_SCHEMA 4          /* the first schema with table checks */
 
-enum export_col {
-	COL_CHECK_ID,
-	COL_TIME,
-	COL_LANE,
-	COL_SOURCE,
-	COL_CODE_KIND,
-	COL_VERDICT,
-	COL_ATTENDANT,
-	COL_GATE,
-	COL_GRANT_DIR,
-	COL_REQUEST_ID,
-	COL_REASON,
-	COL_COUNT
-};
-
-static const char *const export_names[COL_COUNT] = {
-    "check_id",	 "time", "lane",      "source",	    "code_kind", "verdict",
-    "attendant", "gate", "grant_dir", "request_id", "reason",
-};
-
-/* Text columns of a journal row, in AUDIT_ROW_COLUMNS order after id, time and
- * check_id: the column index in a SELECT of AUDIT_ROW_COLUMNS, and the JSON key. */
-enum export_text {
-	T_LANE,
-	T_STEP,
-	T_VALUE,
-	T_SOURCE,
-	T_CODE_KIND,
-	T_CODE_HASH,
-	T_REQUEST_ID,
-	T_DETAIL,
-	T_PREV_HASH,
-	T_HASH
-};
-static const int export_text_col[EXPORT_TEXTS] = {2, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-
-/* The pass: every journal row from the first candidate scan on, in id order. */
-static const char pass_sql[] = "SELECT " AUDIT_ROW_COLUMNS " FROM journal WHERE id >= ?1"
-			       " ORDER BY id";
-/* The step rows of each check in the id range, check by check (journal_check alone,
- * no table reads; plain index order is cheaper for SQLite than a GROUP BY). */
-static const char last_sql[] = "SELECT check_id, id FROM journal"
+/* The records of the checks in a rowid range, in check order. */
+static const char pass_sql[] = "SELECT check_id, time, record, seal FROM checks"
 			       " WHERE check_id >= ?1 AND check_id <= ?2 ORDER BY check_id";
-/* The rest of a check pushed out of a full window. */
-static const char rest_sql[] = "SELECT " AUDIT_ROW_COLUMNS " FROM journal"
-			       " WHERE check_id = ?1 AND id > ?2 ORDER BY id";
 /* The scans in a time range, found on journal_scan_time. */
 static const char bounds_sql[] = "SELECT min(id), max(id) FROM journal"
 				 " WHERE step = 'scan' AND time >= ?1 AND time < ?2";
-
-/* One journal row of a check; texts are offsets into the check's arena (-1: NULL). */
-struct export_row {
-	int64_t id, time, check_id;
-	int32_t text[EXPORT_TEXTS];
-	int32_t len[EXPORT_TEXTS];
-};
-
-/* An open check: its rows so far, and the id of its last row in the journal. */
-struct export_check {
-	int64_t id, last_id;
-	int n, cap;
-	struct export_row *rows;
-	char *arena;
-	size_t used, size;
-};
 
 /* The output buffer; err sticks at the first failure. */
 struct export_buf {
@@ -161,14 +86,13 @@ struct export_pass {
 	enum export_format format;
 	FILE *out;
 	sqlite3 *db;
-	sqlite3_stmt *pass, *last, *rest;
-	bool last_started, last_done;
-	int64_t last_check, last_row; /* the last cursor's current entry */
-	struct export_check ring[EXPORT_WINDOW];
-	int head, count;
+	sqlite3_stmt *pass;
 	struct export_buf buf;
 	struct export_clock clock;
 	uint64_t written;
+	/* What comes before each field of a JSON Lines record: ,"lane": and so on. */
+	char json_key[CR_FIELDS][32];
+	size_t json_key_len[CR_FIELDS];
 };
 
 int export_open_db(const char *path, sqlite3 **db)
@@ -192,15 +116,15 @@ int export_open_db(const char *path, sqlite3 **db)
 	if (rc != SQLITE_OK)
 		goto sqlite_error;
 
-	/* The first read: catches a file that is not SQLite, and a database that has
-	 * never been migrated (no check_export to read from). */
+	/* The first read: catches a file that is not SQLite, and a journal that no
+	 * daemon of this version has opened yet (no table checks to read from). */
 	rc = sqlite3_prepare_v2(conn, "PRAGMA user_version", -1, &stmt, NULL);
 	if (rc != SQLITE_OK)
 		goto sqlite_error;
 	rc = sqlite3_step(stmt);
 	if (rc != SQLITE_ROW)
 		goto sqlite_error;
-	if (sqlite3_column_int(stmt, 0) < 1) {
+	if (sqlite3_column_int(stmt, 0) < EXPORT_SCHEMA) {
 		r = -EPROTO;
 		goto error;
 	}
@@ -301,11 +225,24 @@ static int buf_flush(struct export_buf *b, FILE *out, bool final)
 	return ferror(out) ? -EIO : 0;
 }
 
+/* Whether a CSV field must be quoted: it holds a comma, quote, CR or LF. Fields are
+ * short, so one pass over the bytes beats four memchr() calls. */
+static bool csv_needs_quotes(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == ',' || c == '"' || c == '\r' || c == '\n')
+			return true;
+	}
+	return false;
+}
+
 static void csv_field(struct export_buf *b, const char *s, size_t n)
 {
 	if (!s)
 		return;
-	if (!memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
+	if (!csv_needs_quotes(s, n)) {
 		buf_put(b, s, n);
 		return;
 	}
@@ -368,7 +305,8 @@ static const unsigned char *json_plain_run(const unsigned char *s, const unsigne
 }
 
 /* A JSON string of n bytes of text (followed by a byte that is not a UTF-8
- * continuation, such as its NUL): runs of plain ASCII are copied as they are. */
+ * continuation, such as its NUL): the longest spans of plain ASCII and valid UTF-8
+ * are copied as they are, in one piece each. */
 static void json_string(struct export_buf *b, const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)(text ? text : ""),
@@ -377,26 +315,24 @@ static void json_string(struct export_buf *b, const char *text, size_t len)
 	buf_putc(b, '"');
 	while (s < e) {
 		const unsigned char *run = s;
-		size_t n;
 
-		s = json_plain_run(s, e);
+		/* The checks in utf8_len stop at the first non-continuation byte, so a
+		 * truncated sequence never reads past the end. */
+		for (;;) {
+			size_t n;
+
+			s = json_plain_run(s, e);
+			if (s == e || *s < 0x80)
+				break;
+			n = utf8_len(s);
+			if (n == 0)
+				break;
+			s += n;
+		}
 		if (s > run)
 			buf_put(b, (const char *)run, (size_t)(s - run));
 		if (s == e)
 			break;
-		/* The checks in utf8_len stop at the first non-continuation byte, so a
-		 * truncated sequence never reads past the end. */
-		n = utf8_len(s);
-		if (n == 0) {
-			buf_lit(b, "\xef\xbf\xbd");
-			s++;
-			continue;
-		}
-		if (n > 1) {
-			buf_put(b, (const char *)s, n);
-			s += n;
-			continue;
-		}
 		switch (*s) {
 		case '"':
 			buf_lit(b, "\\\"");
@@ -419,12 +355,16 @@ static void json_string(struct export_buf *b, const char *text, size_t len)
 		case '\t':
 			buf_lit(b, "\\t");
 			break;
-		default: {
-			static const char hex[] = "0123456789abcdef";
-			char u[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 0xf]};
+		default:
+			if (*s >= 0x80) {
+				/* Not valid UTF-8. */
+				buf_lit(b, "\xef\xbf\xbd");
+			} else {
+				static const char hex[] = "0123456789abcdef";
+				char u[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 0xf]};
 
-			buf_put(b, u, sizeof(u));
-		}
+				buf_put(b, u, sizeof(u));
+			}
 		}
 		s++;
 	}
@@ -497,288 +437,26 @@ static int export_format_time(struct export_clock *clock, int64_t ms, char *buf)
 	return (int)(p - buf);
 }
 
-/* --- reason -------------------------------------------------------------------- */
 
-static const char *json_ws(const char *p)
+/* --- records ----------------------------------------------------------------------- */
+
+static bool rec_is(const struct checkrec *rec, enum checkrec_field f, const char *s)
 {
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
+	size_t n = strlen(s);
 
-/* A string without escapes or control characters: *end past its closing quote. */
-static bool plain_string(const char *p, const char **end)
-{
-	if (*p++ != '"')
-		return false;
-	for (; *p != '"'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == '\\')
-			return false;
-	}
-	*end = p + 1;
-	return true;
-}
-
-/* A value of the plain shape: a plain string, true, false, null, or an object or
- * array of plain values. Depth-limited; false for anything else. */
-static bool plain_value(const char *p, const char **end, int depth)
-{
-	char open = *p, close = open == '{' ? '}' : ']';
-
-	if (*p == '"')
-		return plain_string(p, end);
-	if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4)) {
-		*end = p + 4;
-		return true;
-	}
-	if (!strncmp(p, "false", 5)) {
-		*end = p + 5;
-		return true;
-	}
-	if ((open != '{' && open != '[') || depth > 8)
-		return false;
-	p = json_ws(p + 1);
-	if (*p == close) {
-		*end = p + 1;
-		return true;
-	}
-	for (;;) {
-		if (open == '{') {
-			if (!plain_string(p, &p))
-				return false;
-			p = json_ws(p);
-			if (*p++ != ':')
-				return false;
-			p = json_ws(p);
-		}
-		if (!plain_value(p, &p, depth + 1))
-			return false;
-		p = json_ws(p);
-		if (*p == close) {
-			*end = p + 1;
-			return true;
-		}
-		if (*p++ != ',')
-			return false;
-		p = json_ws(p);
-	}
-}
-
-/* The reason of a verdict detail, as cJSON would read it: the first "reason" member
- * of a detail that is a JSON object; a string is written as it is, another value
- * (not null) as cJSON prints it. The plain shape is read here, the rest by cJSON. */
-static void export_reason(const char *detail, const char **reason, size_t *len, char **printed)
-{
-	const char *p = detail ? json_ws(detail) : NULL, *key, *val, *end;
-	cJSON *d, *item;
-
-	*reason = NULL;
-	*len = 0;
-	*printed = NULL;
-	if (!p)
-		return;
-	if (*p == '{' && plain_value(p, &end, 0) && !*json_ws(end)) {
-		/* A valid plain object: find its first top-level "reason". */
-		p = json_ws(p + 1);
-		while (*p == '"') {
-			key = p;
-			plain_string(p, &p);
-			val = json_ws(json_ws(p) + 1);
-			plain_value(val, &p, 1);
-			if (!strncmp(key, "\"reason\"", 8)) {
-				if (*val == '"') {
-					*reason = val + 1;
-					*len = (size_t)(p - val - 2);
-					return;
-				}
-				if (*val == 't' || *val == 'f') {
-					*reason = *val == 't' ? "true" : "false";
-					*len = strlen(*reason);
-					return;
-				}
-				if (*val == 'n')
-					return;
-				goto parse; /* an object or array: as cJSON prints it */
-			}
-			p = json_ws(p);
-			if (*p == ',')
-				p = json_ws(p + 1);
-		}
-		return;
-	}
-parse:
-	d = cJSON_Parse(detail);
-	if (cJSON_IsObject(d)) {
-		item = cJSON_GetObjectItemCaseSensitive(d, "reason");
-		if (cJSON_IsString(item))
-			*printed = strdup(item->valuestring);
-		else if (item && !cJSON_IsNull(item))
-			*printed = cJSON_PrintUnformatted(item);
-		if (*printed) {
-			*reason = *printed;
-			*len = strlen(*printed);
-		}
-	}
-	cJSON_Delete(d);
-}
-
-/* --- checks ---------------------------------------------------------------------- */
-
-static const char *row_text(const struct export_check *c, int k, int t)
-{
-	return c->rows[k].text[t] < 0 ? NULL : c->arena + c->rows[k].text[t];
-}
-
-static size_t row_len(const struct export_check *c, int k, int t)
-{
-	return c->rows[k].text[t] < 0 ? 0 : (size_t)c->rows[k].len[t];
-}
-
-/* What CSV needs of a row: of the scan, its own columns and hash; of a step, its
- * kind, value and hash, and the detail of a verdict. JSON Lines needs everything. */
-#define CSV_SCAN_TEXTS                                                                            \
-	(1u << T_LANE | 1u << T_SOURCE | 1u << T_CODE_KIND | 1u << T_REQUEST_ID | 1u << T_HASH)
-#define CSV_STEP_TEXTS (1u << T_STEP | 1u << T_VALUE | 1u << T_HASH)
-
-static int check_text(struct export_check *c, struct export_row *row, sqlite3_stmt *stmt, int t)
-{
-	const char *v = (const char *)sqlite3_column_text(stmt, export_text_col[t]);
-	size_t len;
-
-	if (!v)
-		return 0;
-	/* Text is C text from here on, as it was for the row's hash. */
-	len = strlen(v);
-	if (c->used + len + 1 > c->size) {
-		size_t size = c->size ? c->size : 1024;
-		char *p;
-
-		while (size < c->used + len + 1)
-			size *= 2;
-		if (size > INT32_MAX)
-			return -EOVERFLOW;
-		p = realloc(c->arena, size);
-		if (!p)
-			return -ENOMEM;
-		c->arena = p;
-		c->size = size;
-	}
-	memcpy(c->arena + c->used, v, len);
-	c->arena[c->used + len] = '\0';
-	row->text[t] = (int32_t)c->used;
-	row->len[t] = (int32_t)len;
-	c->used += len + 1;
-	return 0;
-}
-
-/* Appends the statement's current row (AUDIT_ROW_COLUMNS) to the check, with the
- * columns the format needs (the others read as NULL). */
-static int check_add(struct export_check *c, sqlite3_stmt *stmt, enum export_format format)
-{
-	struct export_row *row;
-	unsigned want;
-	int r = 0;
-
-	if (c->n == EXPORT_MAX_ROWS)
-		return -EOVERFLOW;
-	if (c->n == c->cap) {
-		int cap = c->cap ? c->cap * 2 : 8;
-		struct export_row *rows = realloc(c->rows, (size_t)cap * sizeof(*rows));
-
-		if (!rows)
-			return -ENOMEM;
-		c->rows = rows;
-		c->cap = cap;
-	}
-	row = &c->rows[c->n];
-	row->id = sqlite3_column_int64(stmt, 0);
-	row->time = sqlite3_column_int64(stmt, 1);
-	row->check_id = sqlite3_column_type(stmt, 3) == SQLITE_NULL ? 0
-								   : sqlite3_column_int64(stmt, 3);
-	if (format != EXPORT_CSV)
-		want = (1u << EXPORT_TEXTS) - 1;
-	else
-		want = row->check_id ? CSV_STEP_TEXTS : CSV_SCAN_TEXTS;
-	for (int t = 0; t < EXPORT_TEXTS; t++) {
-		row->text[t] = -1;
-		row->len[t] = 0;
-		if (want & 1u << t)
-			r = r ? r : check_text(c, row, stmt, t);
-	}
-	if (r == 0 && format == EXPORT_CSV && row->text[T_STEP] >= 0 &&
-	    !strcmp(c->arena + row->text[T_STEP], "verdict"))
-		r = check_text(c, row, stmt, T_DETAIL);
-	if (r < 0)
-		return r;
-	c->n++;
-	return 0;
-}
-
-static void json_text_or_null(struct export_buf *b, const char *key, size_t keylen,
-			      const struct export_check *c, int k, int t)
-{
-	buf_put(b, key, keylen);
-	if (c->rows[k].text[t] < 0)
-		buf_lit(b, "null");
-	else
-		json_string(b, row_text(c, k, t), row_len(c, k, t));
-}
-
-#define JSON_KEY(s) (s), sizeof(s) - 1
-
-/* The check's journal rows: "ID:HASH ..." in CSV, every column in JSON Lines. */
-static void export_rows(struct export_buf *b, const struct export_check *c,
-			enum export_format format)
-{
-	if (format == EXPORT_CSV) {
-		buf_putc(b, ',');
-		for (int k = 0; k < c->n; k++) {
-			if (k)
-				buf_putc(b, ' ');
-			buf_int(b, c->rows[k].id);
-			buf_putc(b, ':');
-			buf_put(b, row_text(c, k, T_HASH) ? row_text(c, k, T_HASH) : "",
-				row_len(c, k, T_HASH));
-		}
-		return;
-	}
-	buf_lit(b, ",\"rows\":[");
-	for (int k = 0; k < c->n; k++) {
-		const struct export_row *row = &c->rows[k];
-
-		if (k)
-			buf_putc(b, ',');
-		buf_lit(b, "{\"id\":");
-		buf_int(b, row->id);
-		buf_lit(b, ",\"time\":");
-		buf_int(b, row->time);
-		json_text_or_null(b, JSON_KEY(",\"lane\":"), c, k, T_LANE);
-		buf_lit(b, ",\"check_id\":");
-		if (row->check_id > 0)
-			buf_int(b, row->check_id);
-		else
-			buf_lit(b, "null");
-		json_text_or_null(b, JSON_KEY(",\"step\":"), c, k, T_STEP);
-		json_text_or_null(b, JSON_KEY(",\"value\":"), c, k, T_VALUE);
-		json_text_or_null(b, JSON_KEY(",\"source\":"), c, k, T_SOURCE);
-		json_text_or_null(b, JSON_KEY(",\"code_kind\":"), c, k, T_CODE_KIND);
-		json_text_or_null(b, JSON_KEY(",\"code_hash\":"), c, k, T_CODE_HASH);
-		json_text_or_null(b, JSON_KEY(",\"request_id\":"), c, k, T_REQUEST_ID);
-		json_text_or_null(b, JSON_KEY(",\"detail\":"), c, k, T_DETAIL);
-		json_text_or_null(b, JSON_KEY(",\"prev_hash\":"), c, k, T_PREV_HASH);
-		json_text_or_null(b, JSON_KEY(",\"hash\":"), c, k, T_HASH);
-		buf_putc(b, '}');
-	}
-	buf_putc(b, ']');
+	return rec->len[f] == n && memcmp(rec->text[f], s, n) == 0;
 }
 
 /* Counts a check into its day and lane, as the summary's SQL did over check_export:
  * the day is date(time / 1000, 'unixepoch', 'localtime'). 1 or negative errno. */
-static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *v)
+static int tally_add(struct export_pass *x, int64_t time_ms, const struct checkrec *rec,
+		     bool manual)
 {
 	struct export_tally *t = x->tally;
-	const char *lane = v[COL_LANE] ? v[COL_LANE] : "", *verdict = v[COL_VERDICT];
-	bool granted = v[COL_GRANT_DIR][0] != '\0', passed = !strcmp(v[COL_GATE], "passed");
+	const char *lane = rec->text[CR_LANE], *verdict = rec->text[CR_VERDICT];
+	size_t lane_len = rec->len[CR_LANE], verdict_len = rec->len[CR_VERDICT];
+	bool granted = rec->len[CR_GRANT_DIR] != 0, passed = rec_is(rec, CR_GATE, "passed");
+	bool valid = rec_is(rec, CR_VERDICT, "valid");
 	struct tally_group *g = NULL;
 	char day[40];
 	int r;
@@ -790,7 +468,8 @@ static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *
 	day[10] = '\0';
 	/* Time mostly moves forward: the group is among the last few. */
 	for (size_t i = t->n; i-- > 0;) {
-		if (!strcmp(t->g[i].day, day) && !strcmp(t->g[i].lane, lane)) {
+		if (!strcmp(t->g[i].day, day) && strlen(t->g[i].lane) == lane_len &&
+		    !memcmp(t->g[i].lane, lane, lane_len)) {
 			g = &t->g[i];
 			break;
 		}
@@ -806,23 +485,24 @@ static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *
 			t->cap = cap;
 		}
 		g = &t->g[t->n];
-		*g = (struct tally_group){.lane = strdup(lane)};
+		*g = (struct tally_group){.lane = strndup(lane, lane_len)};
 		if (!g->lane)
 			return -ENOMEM;
 		memcpy(g->day, day, sizeof(g->day));
 		t->n++;
 	}
 	g->count[TALLY_CHECKS]++;
-	g->count[TALLY_ENTRIES] += passed && !strcmp(v[COL_GRANT_DIR], "a");
-	g->count[TALLY_EXITS] += passed && !strcmp(v[COL_GRANT_DIR], "b");
-	g->count[TALLY_REJECTED] += !granted && !strcmp(verdict, "valid");
-	g->count[TALLY_MANUAL] += granted && v[COL_SOURCE] && !strcmp(v[COL_SOURCE], "manual");
-	g->count[TALLY_NOT_PASSED] += !strcmp(v[COL_GATE], "not_passed");
-	if (!granted && strcmp(verdict, "valid") != 0) {
+	g->count[TALLY_ENTRIES] += passed && rec_is(rec, CR_GRANT_DIR, "a");
+	g->count[TALLY_EXITS] += passed && rec_is(rec, CR_GRANT_DIR, "b");
+	g->count[TALLY_REJECTED] += !granted && valid;
+	g->count[TALLY_MANUAL] += granted && manual;
+	g->count[TALLY_NOT_PASSED] += rec_is(rec, CR_GATE, "not_passed");
+	if (!granted && !valid) {
 		int k = 0;
 
 		g->count[TALLY_DENIED]++;
-		while (k < g->nreasons && strcmp(g->reasons[k].verdict, verdict) != 0)
+		while (k < g->nreasons && (strlen(g->reasons[k].verdict) != verdict_len ||
+					   memcmp(g->reasons[k].verdict, verdict, verdict_len)))
 			k++;
 		if (k == g->nreasons) {
 			struct tally_reason *p = realloc(g->reasons, (size_t)(k + 1) * sizeof(*p));
@@ -830,7 +510,7 @@ static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *
 			if (!p)
 				return -ENOMEM;
 			g->reasons = p;
-			p[k] = (struct tally_reason){.verdict = strdup(verdict)};
+			p[k] = (struct tally_reason){.verdict = strndup(verdict, verdict_len)};
 			if (!p[k].verdict)
 				return -ENOMEM;
 			g->nreasons++;
@@ -840,235 +520,71 @@ static int tally_add(struct export_pass *x, int64_t time_ms, const char *const *
 	return 1;
 }
 
-/* The record of one complete check, as the check_export view has it: the last step
- * of each kind wins. 1: written, 0: filtered out by verdict, negative errno. */
-static int export_check_out(struct export_pass *x, const struct export_check *c)
+/* One record of the pass: 1 written (or counted), 0 filtered out, negative errno. */
+static int export_record(struct export_pass *x)
 {
-	const char *v[COL_COUNT] = {NULL}, *vdetail = NULL;
-	size_t n[COL_COUNT] = {0};
-	char time_buf[40], *printed = NULL;
+	sqlite3_stmt *stmt = x->pass;
+	const struct export_filter *filter = x->filter;
+	int64_t check_id = sqlite3_column_int64(stmt, 0), time_ms = sqlite3_column_int64(stmt, 1);
+	const char *seal = (const char *)sqlite3_column_text(stmt, 3);
+	const char *enc;
 	struct export_buf *b = &x->buf;
-	int r;
+	struct checkrec rec;
+	char time_buf[40];
+	int n;
 
-	v[COL_LANE] = row_text(c, 0, T_LANE);
-	n[COL_LANE] = row_len(c, 0, T_LANE);
-	v[COL_SOURCE] = row_text(c, 0, T_SOURCE);
-	n[COL_SOURCE] = row_len(c, 0, T_SOURCE);
-	v[COL_CODE_KIND] = row_text(c, 0, T_CODE_KIND);
-	n[COL_CODE_KIND] = row_len(c, 0, T_CODE_KIND);
-	v[COL_REQUEST_ID] = row_text(c, 0, T_REQUEST_ID);
-	n[COL_REQUEST_ID] = row_len(c, 0, T_REQUEST_ID);
-	v[COL_VERDICT] = "none";
-	v[COL_ATTENDANT] = "not_required";
-	v[COL_GRANT_DIR] = "";
-	v[COL_GATE] = "none";
-	for (int k = 1; k < c->n; k++) {
-		const char *step = row_text(c, k, T_STEP), *value = row_text(c, k, T_VALUE);
-		int col;
-
-		if (!step || !value)
-			continue;
-		if (!strcmp(step, "verdict")) {
-			col = COL_VERDICT;
-			vdetail = row_text(c, k, T_DETAIL);
-		} else if (!strcmp(step, "attendant")) {
-			col = COL_ATTENDANT;
-		} else if (!strcmp(step, "grant")) {
-			col = COL_GRANT_DIR;
-		} else if (!strcmp(step, "gate")) {
-			col = COL_GATE;
-		} else {
-			continue;
-		}
-		v[col] = value;
-		n[col] = row_len(c, k, T_VALUE);
-	}
-	for (int i = COL_VERDICT; i <= COL_GRANT_DIR; i++) {
-		if (!n[i])
-			n[i] = strlen(v[i]);
-	}
-	if (x->filter->verdict && strcmp(x->filter->verdict, v[COL_VERDICT]) != 0)
+	if (time_ms < filter->since_ms || time_ms >= filter->until_ms)
+		return 0;
+	enc = (const char *)sqlite3_column_text(stmt, 2);
+	if (!enc || !seal || sqlite3_column_bytes(stmt, 3) != CHECKREC_SEAL_HEX_LEN ||
+	    checkrec_decode(enc, (size_t)sqlite3_column_bytes(stmt, 2), &rec) < 0)
+		return -EBADMSG;
+	if ((filter->lane && !rec_is(&rec, CR_LANE, filter->lane)) ||
+	    (filter->verdict && !rec_is(&rec, CR_VERDICT, filter->verdict)))
 		return 0;
 	if (x->tally)
-		return tally_add(x, c->rows[0].time, v);
-	r = export_format_time(&x->clock, c->rows[0].time, time_buf);
-	if (r < 0)
-		return r;
-	v[COL_TIME] = time_buf;
-	n[COL_TIME] = (size_t)r;
-	export_reason(vdetail, &v[COL_REASON], &n[COL_REASON], &printed);
+		return tally_add(x, time_ms, &rec, rec_is(&rec, CR_SOURCE, "manual"));
+	n = export_format_time(&x->clock, time_ms, time_buf);
+	if (n < 0)
+		return n;
 
 	if (x->format == EXPORT_CSV) {
-		buf_int(b, c->id);
+		buf_int(b, check_id);
+		buf_putc(b, ',');
+		buf_put(b, time_buf, (size_t)n);
+		for (int f = 0; f < CR_ROWS; f++) {
+			buf_putc(b, ',');
+			csv_field(b, rec.text[f], rec.len[f]);
+		}
+		buf_putc(b, ',');
+		buf_put(b, rec.text[CR_ROWS], rec.len[CR_ROWS]);
+		buf_putc(b, ',');
+		buf_put(b, seal, CHECKREC_SEAL_HEX_LEN);
+		buf_lit(b, "\r\n");
 	} else {
 		buf_lit(b, "{\"check_id\":");
-		buf_int(b, c->id);
-	}
-	for (int i = COL_TIME; i < COL_COUNT; i++) {
-		if (x->format == EXPORT_CSV) {
-			buf_putc(b, ',');
-			csv_field(b, v[i], n[i]);
-		} else {
-			buf_lit(b, ",\"");
-			buf_puts(b, export_names[i]);
-			buf_lit(b, "\":");
-			json_string(b, v[i] ? v[i] : "", n[i]);
+		buf_int(b, check_id);
+		buf_lit(b, ",\"time\":\"");
+		buf_put(b, time_buf, (size_t)n);
+		buf_putc(b, '"');
+		/* The texts of an encoding are each followed by a tag or the column's
+		 * NUL: no UTF-8 continuation byte, as json_string() wants. */
+		for (int f = 0; f < CR_ROWS; f++) {
+			buf_put(b, x->json_key[f], x->json_key_len[f]);
+			json_string(b, rec.text[f], rec.len[f]);
 		}
-	}
-	if (x->format != EXPORT_CSV) {
 		buf_lit(b, ",\"time_ms\":");
-		buf_int(b, c->rows[0].time);
+		buf_int(b, time_ms);
+		buf_lit(b, ",\"row_hashes\":\"");
+		buf_put(b, rec.text[CR_ROWS], rec.len[CR_ROWS]);
+		buf_lit(b, "\",\"seal\":\"");
+		buf_put(b, seal, CHECKREC_SEAL_HEX_LEN);
+		buf_lit(b, "\"}\n");
 	}
-	export_rows(b, c, x->format);
-	if (x->format == EXPORT_CSV)
-		buf_lit(b, "\r\n");
-	else
-		buf_lit(b, "}\n");
-	free(printed);
 	return b->err ? b->err : 1;
 }
 
 /* --- the pass ---------------------------------------------------------------------- */
-
-static struct export_check *window_at(struct export_pass *x, int i)
-{
-	return &x->ring[(x->head + i) % EXPORT_WINDOW];
-}
-
-/* Moves the last cursor to its next index entry. */
-static int last_next(struct export_pass *x)
-{
-	int rc = sqlite3_step(x->last);
-
-	if (rc == SQLITE_ROW) {
-		x->last_check = sqlite3_column_int64(x->last, 0);
-		x->last_row = sqlite3_column_int64(x->last, 1);
-		return 0;
-	}
-	x->last_done = true;
-	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
-}
-
-/* The id of check_id's last row, from the last cursor (which only moves forward, as
- * checks enter the window in id order). */
-static int window_last_id(struct export_pass *x, int64_t check_id, int64_t *last)
-{
-	int r = 0;
-
-	*last = check_id;
-	if (!x->last_started) {
-		x->last_started = true;
-		r = last_next(x);
-	}
-	while (r == 0 && !x->last_done && x->last_check <= check_id) {
-		if (x->last_check == check_id && x->last_row > *last)
-			*last = x->last_row;
-		r = last_next(x);
-	}
-	return r;
-}
-
-/* Writes the oldest check and drops it from the window. */
-static int window_emit(struct export_pass *x)
-{
-	struct export_check *c = window_at(x, 0);
-	int r = export_check_out(x, c);
-
-	if (r < 0)
-		return r;
-	x->written += (uint64_t)r;
-	c->n = 0;
-	c->used = 0;
-	x->head = (x->head + 1) % EXPORT_WINDOW;
-	x->count--;
-	return buf_flush(&x->buf, x->out, false);
-}
-
-/* The window is full: completes its oldest check by looking up the rows the pass has
- * not reached yet (after upto), and writes it. */
-static int window_force(struct export_pass *x, int64_t upto)
-{
-	struct export_check *c = window_at(x, 0);
-	int rc, r = 0;
-
-	if (!x->rest) {
-		rc = sqlite3_prepare_v2(x->db, rest_sql, -1, &x->rest, NULL);
-		if (rc != SQLITE_OK)
-			return sqlite_errno(rc);
-	}
-	sqlite3_bind_int64(x->rest, 1, c->id);
-	sqlite3_bind_int64(x->rest, 2, upto);
-	while (r == 0 && (rc = sqlite3_step(x->rest)) == SQLITE_ROW)
-		r = check_add(c, x->rest, x->format);
-	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc);
-	sqlite3_reset(x->rest);
-	return r < 0 ? r : window_emit(x);
-}
-
-/* The open check with this id, by binary search (the window is in id order). */
-static struct export_check *window_find(struct export_pass *x, int64_t check_id)
-{
-	int lo = 0, hi = x->count - 1;
-
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		struct export_check *c = window_at(x, mid);
-
-		if (c->id == check_id)
-			return c;
-		if (c->id < check_id)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return NULL;
-}
-
-/* One row of the pass. */
-static int export_pass_row(struct export_pass *x, int64_t hi)
-{
-	sqlite3_stmt *stmt = x->pass;
-	int64_t id = sqlite3_column_int64(stmt, 0);
-	const char *step;
-	struct export_check *c;
-	int r;
-
-	if (sqlite3_column_type(stmt, 3) != SQLITE_NULL) {
-		int64_t check_id = sqlite3_column_int64(stmt, 3);
-
-		if (!x->count || check_id < window_at(x, 0)->id)
-			return 0;
-		c = window_find(x, check_id);
-		return c ? check_add(c, stmt, x->format) : 0;
-	}
-	step = (const char *)sqlite3_column_text(stmt, 4);
-	if (id > hi || !step || strcmp(step, "scan") != 0)
-		return 0;
-	if (sqlite3_column_int64(stmt, 1) < x->filter->since_ms ||
-	    sqlite3_column_int64(stmt, 1) >= x->filter->until_ms)
-		return 0;
-	if (x->filter->lane) {
-		const char *lane = (const char *)sqlite3_column_text(stmt, 2);
-
-		if (!lane || strcmp(lane, x->filter->lane) != 0)
-			return 0;
-	}
-	if (x->count == EXPORT_WINDOW) {
-		r = window_force(x, id);
-		if (r < 0)
-			return r;
-	}
-	c = window_at(x, x->count);
-	c->id = id;
-	c->n = 0;
-	c->used = 0;
-	r = window_last_id(x, id, &c->last_id);
-	if (r < 0)
-		return r;
-	x->count++;
-	return check_add(c, stmt, x->format);
-}
 
 /* The first and last scan id the filter can take; *empty when there is none. */
 static int export_bounds(sqlite3 *db, const struct export_filter *filter, int64_t *lo,
@@ -1099,16 +615,17 @@ static int export_bounds(sqlite3 *db, const struct export_filter *filter, int64_
 	return r;
 }
 
+
 static void export_header(struct export_buf *b, enum export_format format)
 {
 	if (format != EXPORT_CSV)
 		return;
-	for (int i = 0; i < COL_COUNT; i++) {
-		if (i)
-			buf_putc(b, ',');
-		buf_puts(b, export_names[i]);
+	buf_lit(b, "check_id,time");
+	for (int f = 0; f < CR_FIELDS; f++) {
+		buf_putc(b, ',');
+		buf_puts(b, checkrec_names[f]);
 	}
-	buf_lit(b, ",row_hashes\r\n");
+	buf_lit(b, ",seal\r\n");
 }
 
 static int export_pass_run(struct export_pass *x)
@@ -1123,36 +640,20 @@ static int export_pass_run(struct export_pass *x)
 	if (r < 0 || empty)
 		return r;
 	rc = sqlite3_prepare_v2(x->db, pass_sql, -1, &x->pass, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(x->db, last_sql, -1, &x->last, NULL);
 	if (rc != SQLITE_OK)
 		return sqlite_errno(rc);
 	sqlite3_bind_int64(x->pass, 1, lo);
-	sqlite3_bind_int64(x->last, 1, lo);
-	sqlite3_bind_int64(x->last, 2, hi);
-
+	sqlite3_bind_int64(x->pass, 2, hi);
 	while ((rc = sqlite3_step(x->pass)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(x->pass, 0);
-
-		r = export_pass_row(x, hi);
-		/* Every check whose last row has been read is complete; they go out
-		 * oldest first. */
-		while (r == 0 && x->count && window_at(x, 0)->last_id <= id)
-			r = window_emit(x);
+		r = export_record(x);
 		if (r < 0)
 			return r;
-		if (id >= hi && !x->count)
-			return 0;
-	}
-	if (rc != SQLITE_DONE)
-		return sqlite_errno(rc);
-	/* The snapshot has no more rows: whatever is open is complete. */
-	while (x->count) {
-		r = window_emit(x);
+		x->written += (uint64_t)r;
+		r = buf_flush(&x->buf, x->out, false);
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
 }
 
 static void tally_write(const struct export_tally *t, enum export_format format,
@@ -1180,13 +681,14 @@ static int export_pass_do(sqlite3 *db, const struct export_filter *filter,
 	x->out = out;
 	x->db = db;
 	x->clock.slot = INT64_MIN;
+	for (int f = 0; f < CR_FIELDS; f++)
+		x->json_key_len[f] = (size_t)snprintf(x->json_key[f], sizeof(x->json_key[f]),
+						      ",\"%s\":", checkrec_names[f]);
 
-	/* One read transaction: both cursors (and any lookup) see one snapshot. */
+	/* One read transaction: one snapshot for the bounds and the records. */
 	rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
 	r = rc == SQLITE_OK ? export_pass_run(x) : sqlite_errno(rc);
 	sqlite3_finalize(x->pass);
-	sqlite3_finalize(x->last);
-	sqlite3_finalize(x->rest);
 	if (rc == SQLITE_OK)
 		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (tally && r == 0) {
@@ -1202,10 +704,6 @@ static int export_pass_do(sqlite3 *db, const struct export_filter *filter,
 		r = r ? r : -EIO;
 	if (rows)
 		*rows = x->written;
-	for (int i = 0; i < EXPORT_WINDOW; i++) {
-		free(x->ring[i].rows);
-		free(x->ring[i].arena);
-	}
 	free(x->buf.p);
 	free(x);
 	return r;

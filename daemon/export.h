@@ -1,15 +1,13 @@
-/* export.h: one record per check, as the journal's check_export view defines it,
- * streamed as CSV (RFC 4180, UTF-8, header row) or JSON Lines in one ordered pass
- * over the journal, in constant memory (export.c). Works on a read-only connection
- * (turnstilectl opens the journal itself, so a large export never stalls the
- * daemon's loop).
+/* export.h: one record per check (checkrec.h), streamed as CSV (RFC 4180, UTF-8,
+ * header row) or JSON Lines from table checks in one ordered read, in constant
+ * memory (export.c). Works on a read-only connection (turnstilectl opens the journal
+ * itself, so a large export never stalls the daemon's loop).
  *
  * Fields, in this order: check_id, time (ISO 8601 local time with offset), lane,
  * source, code_kind, verdict, attendant, gate, grant_dir, request_id, reason, then
- * the check's journal rows with their chain hashes: in CSV a row_hashes column
- * "ID:HASH ID:HASH ..."; in JSON Lines time_ms (the scan row's time) and "rows",
- * every journal row of the check with all its columns, prev_hash and hash, so that
- * audit_verify_file() can recompute each hash (audit.h).
+ * (JSON Lines only) time_ms, the scan row's Unix ms, then row_hashes ("ID:HASH ..."
+ * of the check's journal rows) and seal (checkrec.h), so that audit_verify_file()
+ * can check a line on its own and against the journal (audit.h).
  */
 #ifndef TS_EXPORT_H
 #define TS_EXPORT_H

@@ -1,7 +1,8 @@
 /* test_export.c: exports of a journal written through store.c and read back through
  * a read-only connection: RFC 4180 CSV compared byte for byte, JSON Lines parsed
- * line by line with cJSON, the time and lane filters, write errors, flat memory as
- * the journal grows, and export_parse_time. Local time is pinned with TZ.
+ * line by line with cJSON, each record against the check_export view and its seal
+ * recomputed from the view's fields, the time and lane filters, write errors, flat
+ * memory as the journal grows, and export_parse_time. Local time is pinned with TZ.
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 #include <cjson/cJSON.h>
 
+#include "checkrec.h"
 #include "export.h"
 #include "store.h"
 
@@ -147,12 +149,33 @@ static int64_t sample_ms(void)
 	return (int64_t)timegm(&tm) * 1000 + 123;
 }
 
+/* The seal a record with these fields must carry (fields in checkrec order, the
+ * last being row_hashes), built here from the fields, not read from the journal. */
+static const char *seal_of(int64_t check_id, int64_t time_ms, const char *const *fields)
+{
+	static char buf[4][CHECKREC_SEAL_HEX_LEN + 1];
+	static int next;
+	char *out = buf[next++ % 4];
+	struct checkrec rec;
+	struct checkrec_buf enc = {0};
+
+	for (int k = 0; k < CR_FIELDS; k++) {
+		rec.text[k] = fields[k];
+		rec.len[k] = strlen(fields[k]);
+	}
+	assert_int_equal(checkrec_encode(&rec, &enc), 0);
+	checkrec_seal(check_id, time_ms, enc.p, enc.len, out);
+	checkrec_buf_free(&enc);
+	return out;
+}
+
 static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8(void **state)
 {
 	struct fixture *f = *state;
 	int64_t t = sample_ms();
 	uint64_t rows = 0;
 	char *csv, expect[4096];
+	const char *h1, *h6, *h8;
 
 	add_check(f->store, t, "Вход 1", "serial0", "req,1", "allow",
 		  "{\"reason\":\"Паспорт \\\"А\\\", стр. 1\\r\\nвторая\"}", "confirm", "a",
@@ -165,15 +188,30 @@ static void csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8
 
 	csv = export_to_string(f->db, &all, EXPORT_CSV, &rows);
 	assert_int_equal(rows, 3);
+	h1 = row_hashes(f->db, 1);
+	h6 = row_hashes(f->db, 6);
+	h8 = row_hashes(f->db, 8);
 	snprintf(
 	    expect, sizeof(expect),
 	    "check_id,time,lane,source,code_kind,verdict,attendant,gate,grant_dir,request_id,"
-	    "reason,row_hashes\r\n"
+	    "reason,row_hashes,seal\r\n"
 	    "1,2026-11-25T13:05:01.123+03:00,Вход 1,serial0,qr,allow,confirm,passed,a,\"req,1\","
-	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\",%s\r\n"
-	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,not_required,none,,,,%s\r\n"
-	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,not_required,none,,,,%s\r\n",
-	    row_hashes(f->db, 1), row_hashes(f->db, 6), row_hashes(f->db, 8));
+	    "\"Паспорт \"\"А\"\", стр. 1\r\nвторая\",%s,%s\r\n"
+	    "6,2026-11-25T13:05:02.123+03:00,L2,\"cam \"\"0\"\"\",qr,deny,not_required,none,,,,%s,%s"
+	    "\r\n"
+	    "8,2026-11-25T13:05:03.123+03:00,L2,cam0,qr,none,not_required,none,,,,%s,%s\r\n",
+	    h1,
+	    seal_of(1, t,
+		    (const char *const[]){"Вход 1", "serial0", "qr", "allow", "confirm", "passed",
+					  "a", "req,1", "Паспорт \"А\", стр. 1\r\nвторая", h1}),
+	    h6,
+	    seal_of(6, t + 1000,
+		    (const char *const[]){"L2", "cam \"0\"", "qr", "deny", "not_required", "none",
+					  "", "", "", h6}),
+	    h8,
+	    seal_of(8, t + 2000,
+		    (const char *const[]){"L2", "cam0", "qr", "none", "not_required", "none", "",
+					  "", "", h8}));
 	assert_string_equal(csv, expect);
 	free(csv);
 }
@@ -210,7 +248,7 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 	static const char *const keys[] = {"check_id",	"time",	      "lane",	   "source",
 					   "code_kind", "verdict",    "attendant", "gate",
 					   "grant_dir", "request_id", "reason",
-					   "time_ms",	"rows"};
+					   "time_ms",	"row_hashes", "seal"};
 	struct fixture *f = *state;
 	uint64_t rows = 0;
 	char *text, *line, *save = NULL;
@@ -236,17 +274,18 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 		assert_true(cJSON_IsObject(obj));
 		cJSON_ArrayForEach(item, obj)
 		{
-			assert_true(k < 13);
+			assert_true(k < 14);
 			assert_string_equal(item->string, keys[k]);
 			if (k == 0 || k == 11)
 				assert_true(cJSON_IsNumber(item));
-			else if (k == 12)
-				assert_true(cJSON_IsArray(item));
 			else
 				assert_true(cJSON_IsString(item));
 			k++;
 		}
-		assert_int_equal(k, 13);
+		assert_int_equal(k, 14);
+		assert_string_equal(
+		    cJSON_GetObjectItem(obj, "row_hashes")->valuestring,
+		    row_hashes(f->db, (int64_t)cJSON_GetObjectItem(obj, "check_id")->valuedouble));
 		if (n == 0) {
 			assert_int_equal(cJSON_GetObjectItem(obj, "check_id")->valuedouble, 1);
 			assert_string_equal(cJSON_GetObjectItem(obj, "time")->valuestring,
@@ -372,17 +411,17 @@ static void filters_take_half_open_time_range_and_lane_in_check_id_order(void **
 }
 
 /* The export's records as the check_export view and an independent query give them:
- * time as local ISO 8601 (TZ is MSK-3 here), reason from json_extract, and every row
- * of the check by id. */
+ * time as local ISO 8601 (TZ is MSK-3 here), reason from json_extract, every row of
+ * the check by id, and the seal computed from those fields. The test's texts need
+ * no CSV quoting. */
 static char *view_csv(sqlite3 *db, const char *lane, int64_t since, int64_t until)
 {
 	static const char sql[] =
-	    "SELECT check_id || ',' || strftime('%Y-%m-%dT%H:%M:%f', time / 1000.0, 'unixepoch',"
-	    " 'localtime') || '+03:00,' || lane || ',' || source || ',' || code_kind || ','"
-	    " || verdict || ',' || attendant || ',' || gate || ',' || grant_dir || ','"
-	    " || COALESCE(request_id, '') || ','"
-	    " || COALESCE(json_extract(verdict_detail, '$.reason'), '') || ','"
-	    " || (SELECT group_concat(id || ':' || hash, ' ') FROM (SELECT id, hash FROM journal j"
+	    "SELECT check_id, time, strftime('%Y-%m-%dT%H:%M:%f', time / 1000.0, 'unixepoch',"
+	    " 'localtime') || '+03:00', lane, source, code_kind, verdict, attendant, gate,"
+	    " grant_dir, COALESCE(request_id, ''),"
+	    " COALESCE(json_extract(verdict_detail, '$.reason'), ''),"
+	    " (SELECT group_concat(id || ':' || hash, ' ') FROM (SELECT id, hash FROM journal j"
 	    " WHERE j.id = v.check_id OR j.check_id = v.check_id ORDER BY j.id))"
 	    " FROM check_export v WHERE (?1 IS NULL OR lane = ?1) AND time >= ?2 AND time < ?3"
 	    " ORDER BY check_id";
@@ -393,15 +432,25 @@ static char *view_csv(sqlite3 *db, const char *lane, int64_t since, int64_t unti
 
 	assert_non_null(out);
 	fputs("check_id,time,lane,source,code_kind,verdict,attendant,gate,grant_dir,request_id,"
-	      "reason,row_hashes\r\n",
+	      "reason,row_hashes,seal\r\n",
 	      out);
 	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
 	if (lane)
 		sqlite3_bind_text(stmt, 1, lane, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(stmt, 2, since);
 	sqlite3_bind_int64(stmt, 3, until);
-	while (sqlite3_step(stmt) == SQLITE_ROW)
-		fprintf(out, "%s\r\n", (const char *)sqlite3_column_text(stmt, 0));
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		const char *fields[CR_FIELDS];
+		int64_t check_id = sqlite3_column_int64(stmt, 0);
+
+		fprintf(out, "%lld,%s", (long long)check_id, sqlite3_column_text(stmt, 2));
+		for (int k = 0; k < CR_FIELDS; k++) {
+			fields[k] = (const char *)sqlite3_column_text(stmt, 3 + k);
+			assert_null(strpbrk(fields[k], ",\"\r\n"));
+			fprintf(out, ",%s", fields[k]);
+		}
+		fprintf(out, ",%s\r\n", seal_of(check_id, sqlite3_column_int64(stmt, 1), fields));
+	}
 	sqlite3_finalize(stmt);
 	assert_int_equal(fclose(out), 0);
 	return buf;
@@ -418,8 +467,8 @@ static void assert_same_text(const char *got, const char *want)
 }
 
 /* Lanes at work at once interleave their checks' rows; some checks stay open for
- * long (an attendant who takes their time, a gate result after a restart), longer
- * than the export's window of open checks. */
+ * long (an attendant who takes their time, a gate result after a restart): the
+ * records the store keeps as rows arrive must still be what the view says. */
 static void interleaved_and_long_open_checks_export_as_the_view_defines_them(void **state)
 {
 	static const char *const lanes[] = {"L1", "L2", "L3", "L4"};
@@ -458,9 +507,9 @@ static void interleaved_and_long_open_checks_export_as_the_view_defines_them(voi
 		}
 		{
 			int k = 4 - left[l], v = (int)(rand_r(&seed) % 3);
-			/* Details of every shape the export reads itself, and some it leaves
-			 * to cJSON (numbers, escapes): the reason comes before and after the
-			 * check's number. */
+			/* Details of many shapes (nesting, spacing, numbers, escapes,
+			 * duplicate keys): the reason is json_extract's in the view and
+			 * cJSON's in the record. */
 			static const char *const shapes[][2] = {
 			    {"{\"reason\":\"why ", "\",\"valid_until\":\"2027-01-31\",\"reuse\":true}"},
 			    {"{\"a\":{\"b\":[\"c\",null,false,{}]},\"reason\":\"why ", "\"}"},
