@@ -437,7 +437,6 @@ static int export_format_time(struct export_clock *clock, int64_t ms, char *buf)
 	return (int)(p - buf);
 }
 
-
 /* --- records ----------------------------------------------------------------------- */
 
 static bool rec_is(const struct checkrec *rec, enum checkrec_field f, const char *s)
@@ -614,7 +613,6 @@ static int export_bounds(sqlite3 *db, const struct export_filter *filter, int64_
 	sqlite3_finalize(stmt);
 	return r;
 }
-
 
 static void export_header(struct export_buf *b, enum export_format format)
 {

@@ -1,7 +1,9 @@
 /* test_store.c: the audit journal against real SQLite files in a fresh temporary
  * directory per test: migrations and user_version, group commit and durability as
  * seen from a second connection, the append-only triggers, the code-hash key, the
- * reuse query and the error mapping for a full or read-only database.
+ * reuse query, the per-check records (kept as rows arrive, rebuilt for an older
+ * journal, purged with their scans) and the error mapping for a full or read-only
+ * database.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -283,6 +285,153 @@ static void step_for_unknown_check_or_bad_step_is_einval(void **state)
 	store_close(s);
 }
 
+static void step_for_a_row_that_is_not_a_check_is_einval(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	int64_t check, event;
+
+	assert_int_equal(store_open(&s, f->path), 0);
+	assert_int_equal(store_append_scan(s, 1, "L1", "serial0", "qr", NULL, NULL, NULL, &check),
+			 0);
+	assert_int_equal(store_append_event(s, 2, "L1", "start", NULL, &event), 0);
+	/* The foreign key would take it (the row exists); the check record does not. */
+	assert_int_equal(store_append_step(s, event, 3, "L1", "verdict", "valid", NULL), -EINVAL);
+	assert_non_null(strstr(store_errmsg(s), "is not a check"));
+	assert_true(store_pending(s));
+	assert_int_equal(store_sync(s), 0);
+	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM journal"), 2);
+	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM checks"), 1);
+	store_close(s);
+}
+
+/* Every record in one text: check_id, time, last_id, record and seal of each. */
+static char *records_of(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	char *text;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT group_concat(check_id || '|' || time || '|' ||"
+					    " last_id || '|' || record || '|' || seal, char(10))"
+					    " FROM (SELECT * FROM checks ORDER BY check_id)",
+					    -1, &stmt, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	text = strdup((const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	assert_non_null(text);
+	return text;
+}
+
+/* Two lanes interleaving their checks, an abort, a check without steps, events. */
+static void write_interleaved_checks(struct store *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int64_t a, b;
+
+		assert_int_equal(store_append_scan(s, 10 * i, "L1", "serial0", "pass", NULL, "r1",
+						   NULL, &a),
+				 0);
+		assert_int_equal(store_append_scan(s, 10 * i + 1, "L2", "cam0", "gosuslugi", NULL,
+						   NULL, NULL, &b),
+				 0);
+		assert_int_equal(store_append_step(s, a, 10 * i + 2, "L1", "verdict", "valid",
+						   "{\"reason\":\"membership\"}"),
+				 0);
+		assert_int_equal(store_append_event(s, 10 * i + 3, "L2", "mode_change", NULL, NULL),
+				 0);
+		if (i % 3)
+			assert_int_equal(store_append_step(s, b, 10 * i + 4, "L2", "verdict",
+							   "expired", "{\"reason\":7}"),
+					 0);
+		assert_int_equal(store_append_step(s, a, 10 * i + 5, "L1", "grant", "a", NULL), 0);
+		assert_int_equal(store_append_step(s, a, 10 * i + 6, "L1",
+						   i % 2 ? "gate" : "abort",
+						   i % 2 ? "passed" : "restart", NULL),
+				 0);
+	}
+	assert_int_equal(store_sync(s), 0);
+}
+
+static void records_are_kept_as_rows_arrive(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+
+	assert_int_equal(store_open(&s, f->path), 0);
+	write_interleaved_checks(s, 3);
+	/* Check 1 (L1, i = 0): its scan, verdict, grant and abort; the abort changes
+	 * none of the fields. Check 2 (L2): a scan and nothing else. */
+	assert_int_equal(
+	    query_int_other(f->path, "SELECT count(*) FROM checks WHERE check_id = 1 AND time = 0"
+				     " AND last_id = 6 AND record LIKE 'T2:L1T7:serial0T4:pass"
+				     "T5:validT12:not_requiredT4:noneT1:aT2:r1T10:membershipT267:1:%'"
+				     " AND record LIKE '% 6:%' AND length(seal) = 64"),
+	    1);
+	assert_int_equal(
+	    query_int_other(f->path, "SELECT count(*) FROM checks WHERE check_id = 2 AND last_id = 2"
+				     " AND record LIKE 'T2:L2T4:cam0T9:gosuslugiT4:noneT12:not_required"
+				     "T4:noneT0:T0:T0:T66:2:%'"),
+	    1);
+	/* Check 8 (L2, i = 1): a verdict whose reason is a number. */
+	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM checks WHERE check_id = 8"
+						  " AND record LIKE '%T7:expired%T1:7T%'"),
+			 1);
+	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM checks"), 6);
+	store_close(s);
+}
+
+static void an_older_journal_gets_the_same_records_once_at_open(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	char *kept, *rebuilt;
+	sqlite3 *db;
+
+	assert_int_equal(store_open(&s, f->path), 0);
+	write_interleaved_checks(s, 20);
+	store_close(s);
+	kept = records_of(f->path);
+
+	/* The journal as schema 0003 left it. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE checks; PRAGMA user_version = 3", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(&s, f->path), 0);
+	assert_int_equal(query_int(store_db(s), "PRAGMA user_version"), last_version());
+	assert_int_equal(
+	    query_int(store_db(s), "SELECT count(*) FROM meta WHERE key = 'checks_backfill'"), 0);
+	store_close(s);
+	rebuilt = records_of(f->path);
+	assert_string_equal(rebuilt, kept);
+	free(kept);
+	free(rebuilt);
+}
+
+static void a_purge_takes_the_records_of_the_checks_it_removes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s = NULL;
+	uint64_t purged = 0;
+
+	assert_int_equal(store_open(&s, f->path), 0);
+	write_interleaved_checks(s, 10);
+	assert_int_equal(store_purge(s, 50, 1000, &purged), 0);
+	assert_true(purged > 0);
+	assert_int_equal(query_int(store_db(s), "SELECT count(*) FROM checks"),
+			 query_int(store_db(s), "SELECT count(*) FROM journal WHERE step = 'scan'"));
+	assert_int_equal(query_int(store_db(s), "SELECT min(check_id) FROM checks"),
+			 query_int(store_db(s), "SELECT min(id) FROM journal WHERE step = 'scan'"));
+	store_close(s);
+}
+
 static void hex_hmac(const unsigned char *key, const char *code, char *out)
 {
 	unsigned char md[32];
@@ -472,6 +621,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		sync_with_nothing_pending_is_a_noop_and_close_accepts_null, setup, teardown),
 	    cmocka_unit_test_setup_teardown(journal_update_and_delete_are_refused_by_triggers,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(step_for_a_row_that_is_not_a_check_is_einval, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(records_are_kept_as_rows_arrive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(an_older_journal_gets_the_same_records_once_at_open,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_purge_takes_the_records_of_the_checks_it_removes,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(step_for_unknown_check_or_bad_step_is_einval, setup,
 					    teardown),
