@@ -335,72 +335,6 @@ static int store_load_tail(struct store *store)
 	return r;
 }
 
-/* Rows written before migration 0002 get their hashes, once, in id order. */
-static int store_backfill(struct store *store)
-{
-	sqlite3_stmt *sel = NULL, *upd = NULL;
-	char prev[AUDIT_HASH_HEX_LEN + 1] = AUDIT_GENESIS, hash[AUDIT_HASH_HEX_LEN + 1];
-	int64_t unhashed = 0;
-	int rc, r;
-
-	/* Only rows from before migration 0002 lack hashes (a trigger refuses new ones
-	 * without), they are a prefix, and they are hashed in one transaction: so the
-	 * first row tells, without reading the whole journal at every start. */
-	r = store_query_int(store, "SELECT count(*) FROM (SELECT hash FROM journal"
-			    " ORDER BY id LIMIT 1) WHERE hash IS NULL", &unhashed);
-	if (r < 0 || !unhashed)
-		return r;
-	r = store_exec(store, "BEGIN IMMEDIATE");
-	if (r < 0)
-		return r;
-	rc = sqlite3_prepare_v2(store->db,
-				"SELECT " AUDIT_ROW_COLUMNS " FROM journal ORDER BY id", -1, &sel,
-				NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(store->db,
-					"UPDATE journal SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
-					-1, &upd, NULL);
-	if (rc != SQLITE_OK)
-		goto sqlite_error;
-	/* Only the hashes change, so stepping the SELECT over the rows being updated
-	 * is safe: no index it reads is touched. */
-	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-		struct audit_row row;
-
-		audit_row_read(sel, 0, &row);
-		if (row.hash) {
-			snprintf(prev, sizeof(prev), "%s", row.hash);
-			continue;
-		}
-		row.prev_hash = prev;
-		r = audit_row_hash(&row, hash);
-		if (r < 0)
-			goto error;
-		sqlite3_bind_text(upd, 1, prev, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(upd, 2, hash, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(upd, 3, row.id);
-		rc = sqlite3_step(upd);
-		sqlite3_reset(upd);
-		if (rc != SQLITE_DONE)
-			goto sqlite_error;
-		memcpy(prev, hash, sizeof(prev));
-	}
-	if (rc != SQLITE_DONE)
-		goto sqlite_error;
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
-	return store_exec(store, "COMMIT");
-
-sqlite_error:
-	r = store_fail(store, rc);
-error:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
-	if (!sqlite3_get_autocommit(store->db))
-		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
-}
-
 /* SQLite's wal hook, after each commit: replaces the automatic checkpoint, which
  * would run inside this commit (walckpt.h). The thread is asked again only after
  * another quarter of the limit, so a busy journal does not keep it syncing.
@@ -429,7 +363,7 @@ static int store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	return SQLITE_OK;
 }
 
-static int store_backfill_checks(struct store *store); /* with the appends below */
+static int store_upgrade_rows(struct store *store); /* with the appends below */
 
 static void store_teardown(struct store *store)
 {
@@ -479,9 +413,6 @@ int store_open(struct store **out, const char *path)
 	r = store_load_key(store);
 	if (r < 0)
 		goto error;
-	r = store_backfill(store);
-	if (r < 0)
-		goto error;
 
 	for (int i = 0; i < STMT_COUNT; i++) {
 		rc = sqlite3_prepare_v3(store->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -491,7 +422,7 @@ int store_open(struct store **out, const char *path)
 			goto error;
 		}
 	}
-	r = store_backfill_checks(store);
+	r = store_upgrade_rows(store);
 	if (r < 0)
 		goto error;
 	r = walckpt_start(&store->ckpt, path);
@@ -628,17 +559,24 @@ static int store_check_write(struct store *store, const struct audit_row *row,
 	return store_step_done(store, id);
 }
 
-/* Checks journaled before migration 0004 get their records, once, in id order, in
- * one transaction that also removes the request the migration left in meta. */
-static int store_backfill_checks(struct store *store)
+/* A journal from before a migration gets what it added, once, in one pass in id
+ * order and one transaction: rows from before 0002 their hashes, checks from
+ * before 0004 their records (which need the hashes). Rows without hashes are a
+ * prefix (a trigger refuses new ones without), so the first row tells whether any
+ * lack them; 0004 left a request in meta. Neither test reads the whole journal. */
+static int store_upgrade_rows(struct store *store)
 {
-	sqlite3_stmt *sel = NULL;
-	int64_t pending = 0, check_time = 0;
-	int rc, r;
+	char prev[AUDIT_HASH_HEX_LEN + 1] = AUDIT_GENESIS, hash[AUDIT_HASH_HEX_LEN + 1];
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int64_t unhashed = 0, records = 0, check_time = 0;
+	int rc = SQLITE_OK, r;
 
-	r = store_query_int(store, "SELECT count(*) FROM meta WHERE key = 'checks_backfill'",
-			    &pending);
-	if (r < 0 || !pending)
+	r = store_query_int(store, "SELECT count(*) FROM (SELECT hash FROM journal"
+			    " ORDER BY id LIMIT 1) WHERE hash IS NULL", &unhashed);
+	if (r == 0)
+		r = store_query_int(store, "SELECT count(*) FROM meta WHERE key = 'checks_backfill'",
+				    &records);
+	if (r < 0 || (!unhashed && !records))
 		return r;
 	r = store_exec(store, "BEGIN IMMEDIATE");
 	if (r < 0)
@@ -646,14 +584,39 @@ static int store_backfill_checks(struct store *store)
 	rc = sqlite3_prepare_v2(store->db,
 				"SELECT " AUDIT_ROW_COLUMNS " FROM journal ORDER BY id", -1, &sel,
 				NULL);
+	if (rc == SQLITE_OK && unhashed)
+		rc = sqlite3_prepare_v2(store->db,
+					"UPDATE journal SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
+					-1, &upd, NULL);
 	if (rc != SQLITE_OK) {
 		r = store_fail(store, rc);
 		goto out;
 	}
+	/* Only the hashes change, so stepping the SELECT over the rows being updated
+	 * is safe: no index it reads is touched. */
 	while (r == 0 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		struct audit_row row;
 
 		audit_row_read(sel, 0, &row);
+		if (!row.hash) {
+			row.prev_hash = prev;
+			r = audit_row_hash(&row, hash);
+			if (r < 0)
+				break;
+			sqlite3_bind_text(upd, 1, prev, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(upd, 2, hash, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(upd, 3, row.id);
+			rc = sqlite3_step(upd);
+			sqlite3_reset(upd);
+			if (rc != SQLITE_DONE) {
+				r = store_fail(store, rc);
+				break;
+			}
+			row.hash = hash;
+		}
+		snprintf(prev, sizeof(prev), "%s", row.hash);
+		if (!records)
+			continue;
 		r = store_check_record(store, &row, &check_time);
 		if (r == -EINVAL && row.check_id > 0)
 			r = 0; /* a step of a row that is no scan: no record to keep */
@@ -662,10 +625,11 @@ static int store_backfill_checks(struct store *store)
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = store_fail(store, rc);
-	if (r == 0)
+	if (r == 0 && records)
 		r = store_exec(store, "DELETE FROM meta WHERE key = 'checks_backfill'");
 out:
 	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
 	if (r == 0)
 		return store_exec(store, "COMMIT");
 	if (!sqlite3_get_autocommit(store->db))
