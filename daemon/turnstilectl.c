@@ -122,6 +122,15 @@ static int call(struct ctl *ctl, cJSON *request, cJSON **reply, const char *pref
 	return r;
 }
 
+/* export_open_db() failed on path. */
+static int journal_open_failed(const char *path, int r)
+{
+	if (r == -EPROTO)
+		return fail("cannot open the journal %s: it has not been brought up to this"
+			    " version's schema yet (start turnstiled on it once)", path);
+	return fail("cannot open the journal %s: %s", path, strerror(-r));
+}
+
 static void print_json(cJSON *reply)
 {
 	char *text;
@@ -770,7 +779,7 @@ static int cmd_export(struct ctl *ctl, int argc, char **argv)
 
 	r = export_open_db(db_path, &db);
 	if (r < 0) {
-		r = fail("cannot open the journal %s: %s", db_path, strerror(-r));
+		r = journal_open_failed(db_path, r);
 		goto out;
 	}
 	if (out_path) {
@@ -856,7 +865,7 @@ static int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
 	if (db_path) {
 		r = export_open_db(db_path, &db);
 		if (r < 0) {
-			r = fail("cannot open the journal %s: %s", db_path, strerror(-r));
+			r = journal_open_failed(db_path, r);
 			goto out;
 		}
 	}

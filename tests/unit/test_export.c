@@ -828,9 +828,26 @@ static void parse_time_rejects_garbage_with_einval(void **state)
 	assert_int_equal(export_parse_time(NULL, &ms), -EINVAL);
 }
 
+/* A journal no daemon of this version has opened has no records to export. */
+static void a_journal_before_the_records_is_refused_with_eproto(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+
+	add_check(f->store, 1000, "L1", "s", NULL, "valid", NULL, NULL, NULL, NULL);
+	assert_int_equal(store_sync(f->store), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(export_open_db(f->path, &f->db), -EPROTO);
+	assert_null(f->db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(a_journal_before_the_records_is_refused_with_eproto,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		csv_is_rfc4180_with_quoting_of_commas_quotes_newlines_and_plain_utf8, setup,
 		teardown),
