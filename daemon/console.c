@@ -471,6 +471,9 @@ static enum i18n_msg console_condition(struct console *c, const cJSON *shown)
 			return I18N_STATUS_EMERGENCY;
 		if (strcmp(state, "io_fault") == 0)
 			m = I18N_STATUS_IO_FAULT;
+		else if (m == I18N_STATUS_OK && l == shown &&
+			 cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(l, "stop")))
+			m = I18N_STATUS_STOPPED;
 		else if (m == I18N_STATUS_OK && l == shown && strcmp(state, "blocked") == 0)
 			m = I18N_STATUS_LOCKED;
 	}
@@ -709,6 +712,24 @@ static void console_mode(struct console *c)
 	cJSON_Delete(reply);
 }
 
+/* The STOP key: blocks the lane at once, or releases a stop (no prompt: a stop
+ * must take one key press, and releasing one is as plain to see on the screen). */
+static void console_stop(struct console *c)
+{
+	const cJSON *lane = console_lane(c);
+	bool stop = !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lane, "stop"));
+	cJSON *req;
+
+	if (!lane)
+		return;
+	req = console_request("stop", c->lane);
+	if (req)
+		cJSON_AddBoolToObject(req, "active", stop);
+	if (console_act(c, req, NULL) == 0)
+		console_say(c, stop ? PAIR_ALERT : PAIR_OK,
+			    tr(c, stop ? I18N_MSG_STOPPED : I18N_MSG_STOP_CLEARED), NULL);
+}
+
 /* Redraws every cell, not only what changed: after a resize the terminal may
  * have kept, cut or shifted rows that curses believes are still in place (a
  * terminal that shrinks drops its top rows), and Ctrl-L is the attendant's
@@ -801,6 +822,9 @@ int console_run(const struct console_options *opt)
 				break;
 			case 'm': case 'M': case L'ь': case L'Ь':
 				console_mode(&c);
+				break;
+			case 's': case 'S': case L'ы': case L'Ы':
+				console_stop(&c);
 				break;
 			case 12: /* Ctrl-L */
 				console_repaint(&c);

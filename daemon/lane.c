@@ -842,6 +842,11 @@ enum lane_mode lane_pending_mode(const struct lane *lane)
 	return lane->mode_pending ? lane->pending_mode : lane->mode;
 }
 
+bool lane_stopped(const struct lane *lane)
+{
+	return lane->stop_active;
+}
+
 const struct lane_check *lane_check(const struct lane *lane)
 {
 	return lane->have_check ? &lane->check : NULL;

@@ -333,6 +333,8 @@ enum lane_state lane_state(const struct lane *lane);
 enum lane_mode lane_mode(const struct lane *lane);
 /* The mode waiting for idle, or the current mode when none waits. */
 enum lane_mode lane_pending_mode(const struct lane *lane);
+/* Whether a stop holds the lane blocked (it outlasts an emergency, see lane.c). */
+bool lane_stopped(const struct lane *lane);
 /* The check in flight (verifying .. passing, denied), or NULL. */
 const struct lane_check *lane_check(const struct lane *lane);
 /* Milliseconds left for the attendant to decide, 0 outside await_attendant. */

@@ -699,6 +699,13 @@ int station_set_mode(struct station *st, enum lane_mode mode)
 	return station_feed(st, &ev);
 }
 
+int station_set_stop(struct station *st, bool active)
+{
+	struct lane_event ev = {.type = LANE_EV_STOP, .stop.active = active};
+
+	return station_feed(st, &ev);
+}
+
 static void station_on_input(enum io_signal input, bool level, void *userdata)
 {
 	struct station *st = userdata;
@@ -933,6 +940,7 @@ int station_status(struct station *st, cJSON *obj)
 	cJSON_AddStringToObject(obj, "mode", lane_mode_name(lane_mode(&st->lane)));
 	cJSON_AddStringToObject(obj, "pending_mode",
 				lane_mode_name(lane_pending_mode(&st->lane)));
+	cJSON_AddBoolToObject(obj, "stop", lane_stopped(&st->lane));
 	cJSON_AddNumberToObject(obj, "attendant_left_ms",
 				lane_attendant_left_ms(&st->lane, now));
 	if (counters_json(&st->counters, time(NULL), obj) < 0)

@@ -50,6 +50,9 @@ int station_scan(struct station *st, const char *payload, size_t len, const char
 int station_decide(struct station *st, bool confirm, uint64_t request_id);
 int station_manual_open(struct station *st, enum lane_dir dir, const char *reason);
 int station_set_mode(struct station *st, enum lane_mode mode);
+/* Stop blocks the lane at once (a check in flight is aborted) until it is cleared;
+ * unlike mode locked it does not wait for the lane to be idle. */
+int station_set_stop(struct station *st, bool active);
 
 /* How this lane last found the Gosuslugi portal: false if it never asked. Else
  * *age_ms since then, and *reason NULL if the portal answered, or why it could

@@ -309,6 +309,8 @@ static int cmd_status(struct ctl *ctl, int argc, char **argv)
 		printf("mode %s", mode);
 		if (pending && pending[0] && strcmp(pending, mode) != 0)
 			printf(" (%s when idle)", pending);
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(lane, "stop")))
+			printf("  STOP");
 		for (o = jchild(outputs); o; o = o->next) {
 			if (!cJSON_IsNumber(o) || o->valuedouble == 0)
 				continue;
@@ -448,6 +450,29 @@ static int cmd_mode(struct ctl *ctl, int argc, char **argv)
 		else
 			printf("mode %s applied\n", argv[1]);
 	}
+	cJSON_Delete(reply);
+	return 0;
+}
+
+static int cmd_stop(struct ctl *ctl, int argc, char **argv)
+{
+	bool on = strcmp(argv[1], "on") == 0;
+	cJSON *req, *reply;
+	int r;
+
+	if (!on && strcmp(argv[1], "off") != 0)
+		return usage_error("stop: '%s' is not on or off", argv[1]);
+	req = request_new("stop", "lane", argv[0], NULL);
+	if (req && !cJSON_AddBoolToObject(req, "active", on)) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	r = call(ctl, req, &reply, NULL);
+	if (r)
+		return r;
+	if (want_text(ctl, reply))
+		printf(on ? "lane %s stopped: blocked until stop off\n" : "lane %s: stop cleared\n",
+		       argv[0]);
 	cJSON_Delete(reply);
 	return 0;
 }
@@ -1001,6 +1026,12 @@ static const struct ctl_command ctl_table[] = {
      .max = 2,
      .run = cmd_mode,
      .help = "change the mode (applies when the lane is idle)"},
+    {.name = "stop",
+     .args = "LANE on|off",
+     .min = 2,
+     .max = 2,
+     .run = cmd_stop,
+     .help = "block the lane at once (a check in flight is aborted), or clear that"},
     {.name = "sim",
      .sub = "get",
      .args = "LANE",

@@ -265,6 +265,20 @@ static void cmd_mode(struct daemon *d, const cJSON *req, cJSON *reply)
 		cJSON_AddBoolToObject(reply, "applied", r == LANE_OK);
 }
 
+static void cmd_stop(struct daemon *d, const cJSON *req, cJSON *reply)
+{
+	struct station *st = daemon_lane(d, req, reply);
+	const cJSON *active = cJSON_GetObjectItemCaseSensitive(req, "active");
+
+	if (!st)
+		return;
+	if (!cJSON_IsBool(active)) {
+		reply_fail(reply, "active must be true or false");
+		return;
+	}
+	reply_result(reply, station_set_stop(st, cJSON_IsTrue(active)), "stop");
+}
+
 static void cmd_sim_get(struct daemon *d, const cJSON *req, cJSON *reply)
 {
 	struct station *st = daemon_lane(d, req, reply);
@@ -407,6 +421,8 @@ static void daemon_request(void *userdata, const cJSON *req, cJSON *reply)
 		cmd_open(d, req, reply);
 	else if (strcmp(cmd, "mode") == 0)
 		cmd_mode(d, req, reply);
+	else if (strcmp(cmd, "stop") == 0)
+		cmd_stop(d, req, reply);
 	else if (strcmp(cmd, "sim_get") == 0)
 		cmd_sim_get(d, req, reply);
 	else if (strcmp(cmd, "sim_set") == 0)

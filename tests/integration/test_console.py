@@ -251,6 +251,24 @@ def test_manual_open_with_reason_mode_change_and_quit(slow_daemon, consoles):
     wait_until(ru.dead, what="the console to quit on q")
 
 
+def test_stop_key_blocks_the_lane_at_once_and_releases_it(slow_daemon, consoles):
+    d = slow_daemon
+    ru = consoles(d, "ru", lang="ru")
+    d.ctl_ok("scan", "main", "TICKET-1")
+    ru.wait_for("ДЕЙСТВИТЕЛЕН")
+    ru.keys("s")  # the check in flight ends: no confirm after a stop
+    ru.wait_for("Стоп: никто не пройдёт", "СТОП: проход заблокирован")
+    lane = d.lane()
+    assert lane["stop"] is True and lane["state"] == "blocked" and lane["check"] is None, lane
+    ru.save("ru-stopped")
+    ru.keys("c")
+    assert d.sim()["edges"]["open_a"] == 0
+    ru.keys("s")
+    ru.wait_for("Стоп снят", "Посетителя нет")
+    d.wait_state("idle")
+    assert d.lane()["stop"] is False
+
+
 def test_large_terminal(slow_daemon, consoles):
     d = slow_daemon
     big = consoles(d, "big", lang="en", size=(160, 50))

@@ -140,6 +140,43 @@ def test_mode_change_waits_for_idle(daemon):
     daemon.wait_state("idle")
 
 
+def test_stop_blocks_at_once_outlasts_a_fire_alarm_and_is_journaled(daemon):
+    daemon.ctl_ok("scan", "main", "TICKET-1")
+    check = daemon.wait_state("await_attendant")["check"]
+    # Unlike mode locked, stop does not wait for the check in flight: it ends it.
+    assert daemon.ctl_ok("stop", "main", "on").startswith("lane main stopped")
+    lane = daemon.lane()
+    assert lane["state"] == "blocked" and lane["stop"] is True and lane["check"] is None, lane
+    code, _, _ = daemon.ctl("confirm", "main", check["request_id"])
+    assert code != 0, "the aborted check cannot be confirmed"
+    daemon.ctl("scan", "main", "TICKET-2")
+    assert daemon.lane()["state"] == "blocked"
+    assert edges(daemon, "open_a") == 0 and edges(daemon, "open_b") == 0
+
+    # The fire alarm still opens both ways; once it clears, the stop holds.
+    daemon.ctl_ok("sim", "set", "main", "fire_alarm", "0")
+    daemon.wait_state("emergency")
+    daemon.ctl_ok("sim", "set", "main", "fire_alarm", "1")
+    daemon.wait_state("blocked")
+    outputs = daemon.sim()["outputs"]
+    assert outputs["open_a"] == 0 and outputs["open_b"] == 0, outputs
+
+    assert daemon.ctl_ok("stop", "main", "off") == "lane main: stop cleared\n"
+    daemon.wait_state("idle")
+    assert daemon.lane()["stop"] is False
+    code, _, err = daemon.ctl("stop", "main", "maybe")
+    assert code == 2 and "not on or off" in err, err
+
+    time.sleep(0.2)  # rows other than grants are committed within daemon.flush
+    con = sqlite3.connect(daemon.db)
+    events = [r[0] for r in con.execute(
+        "SELECT value FROM journal WHERE step = 'event' AND value LIKE 'stop%' ORDER BY id")]
+    assert events == ["stop", "stop_cleared"], events
+    aborts = con.execute("SELECT value FROM journal WHERE step = 'abort' AND check_id = ?",
+                         (check["id"],)).fetchall()
+    assert aborts == [("stop",)], aborts
+
+
 def test_manual_open_needs_a_reason_and_is_journaled_with_it(daemon):
     code, _, err = daemon.ctl("open", "main", "a", "--reason", "")
     assert code != 0
