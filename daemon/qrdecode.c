@@ -18,7 +18,13 @@
  * keeps producing and the newest frame is worth more than an old one. A read
  * is written to a pipe as one fixed-size record (<= PIPE_BUF, so atomic); when
  * the pipe is full the read is counted as lost, never waited on.
+ *
+ * Engines are loaded when the first decoder is made with one, not at start:
+ * libzbar through zbar_lazy.c, zxing-cpp as the module TS_ZXING_MODULE (the C++
+ * shim with libZXing and libstdc++ behind it), dlopen()ed from the directory of
+ * the executable. A daemon whose lanes have no camera maps neither (issue 2).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,17 +38,11 @@
 #include "qrdecode.h"
 #include "qrdecode_engine.h"
 #include "qrroi.h"
+#include "zbar_lazy.h"
 
 #define QRDECODE_STEPS_MAX 4
 
 #define QRDECODE_MIN_ROWS 200 /* steps that would leave fewer rows are skipped */
-
-static const struct qrdecode_engine_ops *const qrdecode_engines[] = {
-    &qrdecode_zbar_ops,
-#ifdef TS_HAVE_ZXING
-    &qrdecode_zxing_ops,
-#endif
-};
 
 struct qrdecode {
 	enum qrdecode_mode mode;
@@ -55,39 +55,106 @@ struct qrdecode {
 	struct qrroi *roi;
 };
 
-static const struct qrdecode_engine_ops *qrdecode_engine_find(const char *name)
+#ifdef TS_HAVE_ZXING
+static pthread_once_t qrdecode_zxing_once = PTHREAD_ONCE_INIT;
+static const struct qrdecode_engine_ops *qrdecode_zxing;
+static char qrdecode_zxing_why[PATH_MAX + 128];
+
+/* The module sits next to the executable (the build directory, where the
+ * daemon, the tests and the benches run). It stays loaded for good: its ops
+ * are in use by any decoder made with it. */
+static void qrdecode_zxing_init(void)
 {
-	for (size_t i = 0; i < sizeof(qrdecode_engines) / sizeof(qrdecode_engines[0]); i++)
-		if (strcmp(qrdecode_engines[i]->name, name) == 0)
-			return qrdecode_engines[i];
-	return NULL;
+	char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+	char *slash;
+	void *mod, *ops;
+
+	if (n < 0) {
+		snprintf(qrdecode_zxing_why, sizeof(qrdecode_zxing_why), "/proc/self/exe: %s",
+			 strerror(errno));
+		return;
+	}
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash || (size_t)(slash + 1 - path) + sizeof(TS_ZXING_MODULE) > sizeof(path)) {
+		snprintf(qrdecode_zxing_why, sizeof(qrdecode_zxing_why),
+			 "cannot place %s next to %s", TS_ZXING_MODULE, path);
+		return;
+	}
+	memcpy(slash + 1, TS_ZXING_MODULE, sizeof(TS_ZXING_MODULE));
+	mod = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!mod) {
+		snprintf(qrdecode_zxing_why, sizeof(qrdecode_zxing_why), "%s", dlerror());
+		return;
+	}
+	ops = dlsym(mod, "qrdecode_zxing_ops");
+	if (!ops || strcmp(((const struct qrdecode_engine_ops *)ops)->name, "zxing") != 0) {
+		snprintf(qrdecode_zxing_why, sizeof(qrdecode_zxing_why),
+			 "%s: no zxing engine in it", path);
+		dlclose(mod);
+		return;
+	}
+	qrdecode_zxing = ops;
+}
+#endif
+
+/* The engine's ops, its library loaded on first use: 0, -ENOENT for an engine
+ * not built in, -ELIBACC with *why when its library cannot be loaded. */
+static int qrdecode_engine_get(const char *name, const struct qrdecode_engine_ops **ops,
+			       const char **why)
+{
+	int r;
+
+	if (strcmp(name, "zbar") == 0) {
+		r = zbar_lazy_load(why);
+		if (r < 0)
+			return r;
+		*ops = &qrdecode_zbar_ops;
+		return 0;
+	}
+#ifdef TS_HAVE_ZXING
+	if (strcmp(name, "zxing") == 0) {
+		pthread_once(&qrdecode_zxing_once, qrdecode_zxing_init);
+		if (!qrdecode_zxing) {
+			*why = qrdecode_zxing_why;
+			return -ELIBACC;
+		}
+		*ops = qrdecode_zxing;
+		return 0;
+	}
+#endif
+	*why = "not built in";
+	return -ENOENT;
 }
 
 bool qrdecode_engine_available(const char *engine)
 {
-	return qrdecode_engine_find(engine) != NULL;
+#ifdef TS_HAVE_ZXING
+	if (strcmp(engine, "zxing") == 0)
+		return true;
+#endif
+	return strcmp(engine, "zbar") == 0;
 }
 
-int qrdecode_engine_copy(const char *data, size_t len, char *out, size_t outlen)
+int qrdecode_engine_load(const char *engine, const char **why)
 {
-	if (len >= outlen) {
-		memcpy(out, data, outlen - 1);
-		out[outlen - 1] = '\0';
-		return -E2BIG;
-	}
-	memcpy(out, data, len);
-	out[len] = '\0';
-	return (int)len;
+	const struct qrdecode_engine_ops *ops;
+
+	return qrdecode_engine_get(engine, &ops, why);
 }
 
 int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode mode)
 {
-	const struct qrdecode_engine_ops *ops = qrdecode_engine_find(engine);
+	const struct qrdecode_engine_ops *ops;
+	const char *why;
 	struct qrdecode *q;
+	int r;
 
 	*out = NULL;
-	if (!ops)
-		return -ENOENT;
+	r = qrdecode_engine_get(engine, &ops, &why);
+	if (r < 0)
+		return r;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -ENOMEM;

@@ -8,7 +8,8 @@
  * decoder on its own thread: the caller offers a frame, which is copied and
  * decoded if the worker is idle and dropped (-EBUSY) if it is busy, so a slow
  * decode never builds a queue; payloads come back through a pipe whose read
- * end the caller watches on its event loop. Neither layer logs.
+ * end the caller watches on its event loop. Neither layer logs. An engine's
+ * library is loaded when the first decoder is made with it.
  */
 #ifndef TS_QRDECODE_H
 #define TS_QRDECODE_H
@@ -29,9 +30,14 @@ struct qrdecode_frame {
 
 struct qrdecode;
 
-/* True if the named engine is built in. */
+/* True if the named engine is built in (its library may still fail to load). */
 bool qrdecode_engine_available(const char *engine);
-/* 0, -ENOENT for an engine that is not built in, -ENOMEM. */
+/* Loads the engine's library, once per process: 0, -ENOENT for an engine that
+ * is not built in, -ELIBACC when its library cannot be loaded; *why then says
+ * why (static text). */
+int qrdecode_engine_load(const char *engine, const char **why);
+/* 0, -ENOENT for an engine that is not built in, -ELIBACC for one that cannot
+ * be loaded (qrdecode_engine_load() says why), -ENOMEM. */
 int qrdecode_new(struct qrdecode **out, const char *engine, enum qrdecode_mode mode);
 /* Accepts NULL. */
 void qrdecode_free(struct qrdecode *q);
@@ -47,8 +53,8 @@ int qrdecode_frame(struct qrdecode *q, const struct qrdecode_frame *f, char *out
 
 struct qrdecode_worker;
 
-/* 0, -ENOENT (engine not built in), -ENOMEM, or a negative errno from
- * pipe2/pthread_create. */
+/* 0, -ENOENT (engine not built in), -ELIBACC (not loadable), -ENOMEM, or a
+ * negative errno from pipe2/pthread_create. */
 int qrdecode_worker_new(struct qrdecode_worker **out, const char *engine, enum qrdecode_mode mode);
 /* Stops and joins the thread. Accepts NULL. */
 void qrdecode_worker_free(struct qrdecode_worker *w);

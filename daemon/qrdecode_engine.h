@@ -6,13 +6,19 @@
  * its own tuned cascade, since the libraries differ in what they need: zbar
  * wants strong edges and a few hundred rows, zxing-cpp binarizes locally and
  * copes with smaller images. Engines do not log.
+ *
+ * Neither library is linked into the daemon (issue 2: an idle daemon without
+ * a camera maps none of them): qrdecode.c loads an engine when a decoder is
+ * first created with it.
  */
 #ifndef TS_QRDECODE_ENGINE_H
 #define TS_QRDECODE_ENGINE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct qrdecode_step {
 	unsigned scale;	  /* 1..4: the frame downscaled scale x scale (box average) */
@@ -39,12 +45,24 @@ struct qrdecode_engine_ops {
 		    char *out, size_t outlen);
 };
 
+/* zbar: in the daemon, its library loaded by zbar_lazy.c. */
 extern const struct qrdecode_engine_ops qrdecode_zbar_ops;
-#ifdef TS_HAVE_ZXING
+/* zxing-cpp: the only symbol of the module TS_ZXING_MODULE, which qrdecode.c
+ * loads from the executable's directory. */
 extern const struct qrdecode_engine_ops qrdecode_zxing_ops;
-#endif
 
-/* Copies a payload of len bytes into out as qrdecode_frame() reports it. */
-int qrdecode_engine_copy(const char *data, size_t len, char *out, size_t outlen);
+/* Copies a payload of len bytes into out as qrdecode_frame() reports it.
+ * Inline: the zxing module takes nothing from the executable. */
+static inline int qrdecode_engine_copy(const char *data, size_t len, char *out, size_t outlen)
+{
+	if (len >= outlen) {
+		memcpy(out, data, outlen - 1);
+		out[outlen - 1] = '\0';
+		return -E2BIG;
+	}
+	memcpy(out, data, len);
+	out[len] = '\0';
+	return (int)len;
+}
 
 #endif

@@ -1,5 +1,9 @@
 /* qrdecode_zxing.cpp: the zxing-cpp engine, a thin C++ shim with a C face.
  *
+ * Built as the module TS_ZXING_MODULE, not into the daemon: qrdecode.c
+ * dlopen()s it when a lane first decodes with zxing, so libZXing and libstdc++
+ * are mapped only then. It takes nothing from the executable.
+ *
  * The only C++ in the daemon, so it stays small: it fills zxing-cpp's
  * DecodeHints once, wraps the caller's buffer in an ImageView per pass and
  * copies the raw bytes of the first valid result out (no character set
@@ -85,7 +89,8 @@ int qrdecode_zxing_scan(void *ctx, const uint8_t *data, unsigned w, unsigned h, 
 
 } // namespace
 
-extern "C" const qrdecode_engine_ops qrdecode_zxing_ops = {
+/* The module's one exported symbol (built with hidden visibility). */
+extern "C" __attribute__((visibility("default"))) const qrdecode_engine_ops qrdecode_zxing_ops = {
     "zxing",
     qrdecode_zxing_cascade,
     sizeof(qrdecode_zxing_cascade) / sizeof(qrdecode_zxing_cascade[0]),

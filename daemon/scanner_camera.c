@@ -7,7 +7,9 @@
  * (printable ASCII, at most scanner_max_len) before they reach the lane, which
  * applies its duplicate suppression and classification as for any scanner: a
  * code held under the camera is seen in every frame and must be one scan.
- * The camera's comings and goings are passed to the status callback.
+ * The camera's comings and goings are passed to the status callback. Opening
+ * the source loads the decoder's library (qrdecode.h), so only a daemon with a
+ * camera lane maps it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 #include <sys/epoll.h>
 
 #include "camera.h"
+#include "log.h"
 #include "qrdecode.h"
 #include "scanner_camera.h"
 
@@ -108,6 +111,8 @@ int scanner_camera_open(void **ctx, sd_event *ev, const struct config_lane *lane
 				   .dir = lane->camera_dir,
 				   .fps = lane->camera_fps,
 				   .loop = lane->camera_loop};
+	const char *engine = lane->camera_decoder == CONFIG_DECODER_ZXING ? "zxing" : "zbar";
+	const char *why;
 	struct scanner_camera *s;
 	int r;
 
@@ -119,9 +124,16 @@ int scanner_camera_open(void **ctx, sd_event *ev, const struct config_lane *lane
 	s->cb = *cb;
 	s->userdata = userdata;
 	s->max_len = lane->scanner_max_len;
-	r = qrdecode_worker_new(&s->worker,
-				lane->camera_decoder == CONFIG_DECODER_ZXING ? "zxing" : "zbar",
-				QRDECODE_TUNED);
+	/* The decoder's library is loaded here, for camera lanes only. When it
+	 * cannot be, the lane is not set up and the daemon does not start: the
+	 * reason is said here, since the caller's error (ELIBACC) cannot name it. */
+	r = qrdecode_engine_load(engine, &why);
+	if (r < 0) {
+		log_warnx("lane %s: camera_decoder = %s cannot be loaded: %s", lane->name, engine,
+			  why);
+		goto error;
+	}
+	r = qrdecode_worker_new(&s->worker, engine, QRDECODE_TUNED);
 	if (r < 0)
 		goto error;
 	r = sd_event_add_io(ev, &s->io, qrdecode_worker_fd(s->worker), EPOLLIN, scanner_camera_io,

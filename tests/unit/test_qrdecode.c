@@ -193,17 +193,27 @@ static void test_engines_by_name(void **state)
 {
 	struct qrdecode *q = (struct qrdecode *)1;
 
+	const char *why = NULL;
+
 	/* zbar is always there; an unknown name is -ENOENT and leaves no decoder */
 	assert_true(qrdecode_engine_available("zbar"));
 	assert_false(qrdecode_engine_available("zbar2"));
 	assert_int_equal(qrdecode_new(&q, "zbar2", QRDECODE_TUNED), -ENOENT);
 	assert_null(q);
+	assert_int_equal(qrdecode_engine_load("zbar2", &why), -ENOENT);
+	assert_string_equal(why, "not built in");
+	/* loading the library (libzbar, found by its soname) succeeds, again and again */
+	assert_int_equal(qrdecode_engine_load("zbar", &why), 0);
+	assert_int_equal(qrdecode_engine_load("zbar", &why), 0);
 #ifdef TS_HAVE_ZXING
+	/* the module next to this test binary in the build directory */
 	assert_true(qrdecode_engine_available("zxing"));
+	assert_int_equal(qrdecode_engine_load("zxing", &why), 0);
 #else
 	/* built without zxing-cpp: the name is known to the config, not here */
 	assert_false(qrdecode_engine_available("zxing"));
 	assert_int_equal(qrdecode_new(&q, "zxing", QRDECODE_TUNED), -ENOENT);
+	assert_int_equal(qrdecode_engine_load("zxing", &why), -ENOENT);
 #endif
 }
 
