@@ -1,5 +1,5 @@
 /* audit.h: the journal's hash chain: the canonical row hash, and verification of
- * the chain in a journal file or of the rows carried by a JSON Lines export.
+ * the chain and the check records in a journal file, or of a JSON Lines export.
  *
  * hash = SHA-256("tsj1\n" || prev_hash || "\n" || canonical(row)) as lowercase hex,
  * where canonical(row) encodes id, time, lane, check_id, step, value, source,
@@ -34,9 +34,9 @@ struct audit_row {
 struct audit_report {
 	uint64_t rows;       /* rows checked */
 	uint64_t records;    /* file: records (lines) checked */
-	int64_t bad_id;      /* first broken row id, 0: none */
+	int64_t bad_id;      /* first broken row (or check) id, 0: none */
 	uint64_t bad_line;   /* file: line of the first broken record, 0: none */
-	int64_t last_id;     /* last row checked */
+	int64_t last_id;     /* last row checked (file: named) */
 	char head[AUDIT_HASH_HEX_LEN + 1]; /* hash of the last row checked */
 	char reason[200];    /* what is wrong, when broken */
 };
@@ -50,15 +50,28 @@ int audit_row_hash(const struct audit_row *row, char *out);
 	"detail, prev_hash, hash"
 void audit_row_read(sqlite3_stmt *stmt, int first, struct audit_row *row);
 
-/* Walks the whole chain of a journal (any connection; read-only is enough), then
- * checks the holder rows kept beside it against their digests (holder.h).
- * 0: intact, 1: broken (rep says where and why), negative errno on errors. */
+/* Walks the whole chain of a journal (any connection; read-only is enough) in one
+ * pass in id order, and with it proves table checks (checkrec.h): every check's
+ * record is rebuilt from its rows with checkrec_begin()/checkrec_step() as store.c
+ * builds it and must equal the stored record byte for byte, with last_id its last
+ * row, time its scan's time and seal checkrec_seal() of the record. Every scan row
+ * has a record, every record a scan row, every step row an open check. Memory is
+ * bounded by the checks open at once, not by the journal. Then checks the holder
+ * rows kept beside it against their digests (holder.h). 0: intact, 1: broken (rep
+ * says where and why: bad_id is the row, or the check whose record is wrong),
+ * negative errno on errors. */
 int audit_verify_db(sqlite3 *db, struct audit_report *rep);
 
-/* Verifies a JSON Lines export (export.c, one check per line with its "rows"):
- * each row's hash over its content and prev_hash, rows that follow each other by id
- * linked, the record's fields equal to what its rows say. With db, every row must
- * also be in the journal with the same hash. 0 intact, 1 broken, negative errno. */
+/* Verifies a JSON Lines export (export.h), one check per line: exactly the export's
+ * keys, each once; check_id and time_ms integers, the rest strings; check_ids
+ * ascending; time the instant of time_ms; row_hashes well formed ("ID:HASH ..." from
+ * the check's own row on, ids ascending, 64 lowercase hex); seal = checkrec_seal() of
+ * the line's fields. A file has no secret: whoever can write it can reseal an
+ * edited line, and a line removed leaves no trace. With db (any connection to the
+ * journal), each line's record must also be what the journal's rows of that check
+ * make, byte for byte (the first differing field is named). rep: records = lines,
+ * rows = rows named by row_hashes, last_id/head = the last one named; bad_line and
+ * bad_id (the check) where broken. 0 intact, 1 broken, negative errno. */
 int audit_verify_file(FILE *in, sqlite3 *db, struct audit_report *rep);
 
 #endif
