@@ -2,7 +2,7 @@
  *
  * libzbar drags in its video and window support whether or not it is used:
  * libX11, libxcb, libv4l2/libv4lconvert, libjpeg and their relatives, about
- * 1.5 MB of mapped library pages in a daemon that may have no camera at all
+ * 0.9 MB of resident library pages in a daemon that may have no camera at all
  * (issue 2: idle RSS). So the daemon is not linked against libzbar: this file
  * defines the part of the zbar API that qrdecode_zbar.c uses (zbar.h's own
  * prototypes) and forwards every call to the real library, dlopen()ed by
