@@ -3,8 +3,9 @@
 The chain is checked with `turnstilectl audit verify`, against a journal the real
 daemon wrote; attacks are made with the sqlite3 CLI the way someone with the file
 would make them (dropping the append-only triggers first). row_hash() below is an
-independent implementation of the canonical encoding in daemon/audit.h, so the
-tests also pin the format that a third party would implement.
+independent implementation of the canonical encoding in daemon/audit.h, and
+record_of()/seal() of the check record in daemon/checkrec.h, so the tests also pin
+the formats that a third party would implement.
 """
 import csv
 import hashlib
@@ -36,6 +37,55 @@ def row_hash(prev, row):
             b = v.encode()
             h.update(b"T%d:" % len(b) + b)
     return h.hexdigest()
+
+
+FIELDS = ("lane", "source", "code_kind", "verdict", "attendant", "gate", "grant_dir",
+          "request_id", "reason", "row_hashes")
+
+
+def encode_record(rec):
+    """checks.record: each field as T<byte length>:<bytes>, in FIELDS order."""
+    out = b""
+    for f in FIELDS:
+        b = rec[f].encode()
+        out += b"T%d:" % len(b) + b
+    return out
+
+
+def seal(check_id, time_ms, rec):
+    return hashlib.sha256(b"tsc1\n" + b"I%d;I%d;" % (check_id, time_ms)
+                          + encode_record(rec)).hexdigest()
+
+
+def reason_of(detail):
+    try:
+        d = json.loads(detail) if detail is not None else None
+    except ValueError:
+        return ""
+    if not isinstance(d, dict) or d.get("reason") is None:
+        return ""
+    r = d["reason"]
+    return r if isinstance(r, str) else json.dumps(r, separators=(",", ":"))
+
+
+def record_of(rows):
+    """The record of a check from its rows (scan first, id order), as checkrec.h says."""
+    scan = rows[0]
+    rec = {f: "" for f in FIELDS}
+    rec.update(lane=scan["lane"] or "", source=scan["source"] or "",
+               code_kind=scan["code_kind"] or "", request_id=scan["request_id"] or "",
+               verdict="none", attendant="not_required", gate="none")
+    for r in rows[1:]:
+        if r["value"] is None:
+            continue
+        if r["step"] == "verdict":
+            rec.update(verdict=r["value"], reason=reason_of(r["detail"]))
+        elif r["step"] in ("attendant", "gate"):
+            rec[r["step"]] = r["value"]
+        elif r["step"] == "grant":
+            rec["grant_dir"] = r["value"]
+    rec["row_hashes"] = " ".join(f"{r['id']}:{r['hash']}" for r in rows)
+    return rec
 
 
 def sql(db, script):
@@ -160,58 +210,149 @@ def test_a_deleted_row_is_detected(journal):
         ": rows between are missing" in err, err
 
 
+def export_lines(d, path):
+    d.ctl_ok("export", "--format", "jsonl", "--db", str(d.db), "-o", str(path))
+    return path.read_text().splitlines()
+
+
+def write_lines(path, lines):
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def resealed(line, **fields):
+    """A line with fields changed and its seal made again, as a forger who read
+    checkrec.h would."""
+    rec = dict(json.loads(line), **fields)
+    rec["seal"] = seal(rec["check_id"], rec["time_ms"], rec)
+    return json.dumps(rec, ensure_ascii=False)
+
+
+def rows_of_check(rows, check_id):
+    return [r for r in rows if check_id in (r["id"], r["check_id"])]
+
+
 def test_jsonl_export_verifies_standalone_and_a_tampered_line_is_caught(journal, tmp_path):
-    out = tmp_path / "export.jsonl"
-    journal.ctl_ok("export", "--format", "jsonl", "--db", str(journal.db), "-o", str(out))
-    lines = out.read_text().splitlines()
+    lines = export_lines(journal, tmp_path / "export.jsonl")
     assert len(lines) == 3
-    assert sum(len(json.loads(l)["rows"]) for l in lines) >= 9
-    code, rep = verify_json("--file", str(out))
-    assert code == 0 and rep["records"] == 3, rep
-    code, rep = verify_json("--file", str(out), "--db", str(journal.db))
+    recs = [json.loads(line) for line in lines]
+    assert list(recs[0]) == ["check_id", "time", *FIELDS[:-1], "time_ms", "row_hashes", "seal"]
+    # Each line is what this file's record_of() and seal() make of the journal's rows.
+    rows = rows_of(journal.db)
+    for rec in recs:
+        assert {f: rec[f] for f in FIELDS} == record_of(rows_of_check(rows, rec["check_id"]))
+        assert rec["seal"] == seal(rec["check_id"], rec["time_ms"], rec)
+    code, rep = verify_json("--file", str(tmp_path / "export.jsonl"))
+    named = [ref.split(":") for rec in recs for ref in rec["row_hashes"].split(" ")]
+    assert code == 0 and rep["records"] == 3 and rep["rows"] == len(named) >= 9, rep
+    assert (rep["last_id"], rep["head"]) == (int(named[-1][0]), named[-1][1]), rep
+    code, rep = verify_json("--file", str(tmp_path / "export.jsonl"), "--db", str(journal.db))
     assert code == 0, rep
+    bad = tmp_path / "bad.jsonl"
 
-    # 1. the record's summary field, rows untouched
-    rec = json.loads(lines[1])
-    assert rec["verdict"] == "expired"
-    bad = tmp_path / "bad1.jsonl"
-    bad.write_text("\n".join([lines[0], json.dumps(dict(rec, verdict="valid")), lines[2]]) + "\n")
-    code, rep = verify_json("--file", str(bad))
-    assert code == 1 and rep["bad_line"] == 2, rep
-    assert "differ from its rows" in rep["reason"], rep
-
-    # 2. a row's content
-    rec = json.loads(lines[2])
-    rec["rows"][1]["value"] = "valid-forged"
-    bad.write_text("\n".join([lines[0], lines[1], json.dumps(rec)]) + "\n")
-    code, out_, err = verify("--file", str(bad))
+    # 1. A field edited: the seal no longer holds; the line and its check are named.
+    assert recs[1]["verdict"] == "expired"
+    write_lines(bad, [lines[0], json.dumps(dict(recs[1], verdict="valid")), lines[2]])
+    code, out, err = verify("--file", str(bad))
     assert code == 1
-    assert f"line 3, row {rec['rows'][1]['id']}: row content does not match its hash" in err
+    assert f"line 2, row {recs[1]['check_id']}: the seal does not match" in err, err
 
-    # 3. a row given a fresh hash: the row after it in the file no longer links.
-    rec = json.loads(lines[1])
-    rows = rec["rows"]
-    v = next(i for i, r in enumerate(rows) if r["step"] == "verdict")
-    assert rows[v + 1]["id"] == rows[v]["id"] + 1, rows
-    rows[v]["value"] = "valid"
-    rows[v]["hash"] = row_hash(rows[v]["prev_hash"], rows[v])
-    rec["verdict"] = "valid"
-    bad.write_text(json.dumps(rec) + "\n")
-    code, rep = verify_json("--file", str(bad))
-    assert code == 1 and rep["bad_id"] == rows[v + 1]["id"], rep
-    assert "prev_hash does not match" in rep["reason"], rep
-
-    # 4. ... and every row after it rewritten too: consistent on its own (what a
-    # standalone file can prove: see README), but not what the journal holds.
-    for i in range(v + 1, len(rows)):
-        if rows[i]["id"] == rows[i - 1]["id"] + 1:
-            rows[i]["prev_hash"] = rows[i - 1]["hash"]
-        rows[i]["hash"] = row_hash(rows[i]["prev_hash"], rows[i])
-    bad.write_text(json.dumps(rec) + "\n")
+    # 2. ... with the seal made again: nothing in the file can tell (a file has no
+    # secret); the journal can, and names the field.
+    write_lines(bad, [lines[0], resealed(lines[1], verdict="valid"), lines[2]])
     code, rep = verify_json("--file", str(bad))
     assert code == 0, rep
     code, rep = verify_json("--file", str(bad), "--db", str(journal.db))
-    assert code == 1 and "not in the journal" in rep["reason"], rep
+    assert code == 1 and (rep["bad_line"], rep["bad_id"]) == (2, recs[1]["check_id"]), rep
+    assert rep["reason"] == f"check {recs[1]['check_id']} differs from the journal: verdict", rep
+
+    # 3. A row's hash in row_hashes: the seal again; resealed, the journal.
+    refs = recs[2]["row_hashes"].split(" ")
+    rid = refs[1].split(":")[0]
+    forged = " ".join([refs[0], f"{rid}:{'0' * 64}", *refs[2:]])
+    write_lines(bad, [lines[0], lines[1], json.dumps(dict(recs[2], row_hashes=forged))])
+    code, rep = verify_json("--file", str(bad))
+    assert code == 1 and rep["bad_line"] == 3 and "seal does not match" in rep["reason"], rep
+    write_lines(bad, [lines[0], lines[1], resealed(lines[2], row_hashes=forged)])
+    code, rep = verify_json("--file", str(bad))
+    assert code == 0, rep
+    code, rep = verify_json("--file", str(bad), "--db", str(journal.db))
+    assert code == 1 and rep["reason"].endswith("differs from the journal: row_hashes"), rep
+    # Entries out of order or malformed are refused whatever the seal says.
+    for forged, why in ((" ".join([refs[0], *refs[2:], refs[1]]), "ids are not ascending"),
+                        (" ".join([refs[0], rid]), "is not \"ID:HASH ...\""),
+                        (" ".join(refs) + " ", "single spaces")):
+        write_lines(bad, [resealed(lines[2], row_hashes=forged)])
+        code, rep = verify_json("--file", str(bad))
+        assert code == 1 and why in rep["reason"], (forged, rep)
+
+    # 4. time must name the instant time_ms (which the seal covers) does.
+    t = recs[0]["time"]
+    other = t[:11] + "%02d" % ((int(t[11:13]) + 1) % 24) + t[13:]
+    write_lines(bad, [json.dumps(dict(recs[0], time=other))])
+    code, rep = verify_json("--file", str(bad))
+    assert code == 1 and rep["reason"] == "time is not the instant time_ms says", rep
+
+    # 5. Lines swapped: check ids must ascend.
+    write_lines(bad, [lines[1], lines[0]])
+    code, rep = verify_json("--file", str(bad))
+    assert code == 1 and rep["bad_line"] == 2 and "ascending check_id" in rep["reason"], rep
+
+    # 6. A whole line removed is NOT detectable, standalone or with --db: each line
+    # stands on its own seal, check ids have gaps anyway (rows of other checks and
+    # events sit between scans), and a filtered export leaves checks out on purpose.
+    write_lines(bad, [lines[0], lines[2]])
+    code, rep = verify_json("--file", str(bad))
+    assert code == 0 and rep["records"] == 2, rep
+    code, rep = verify_json("--file", str(bad), "--db", str(journal.db))
+    assert code == 0, rep
+
+
+def test_editing_table_checks_with_the_sqlite3_cli_is_named_by_verify(journal):
+    journal.stop()
+    rows = rows_of(journal.db)
+    con = sqlite3.connect(journal.db)
+    checks = con.execute("SELECT check_id, time, last_id, record, seal FROM checks"
+                         " ORDER BY check_id").fetchall()
+    con.close()
+    # The daemon's records are what this file's record_of() makes of the rows.
+    assert [c[0] for c in checks] == [r["id"] for r in rows if r["step"] == "scan"]
+    for check_id, t, last_id, record, sealed in checks:
+        mine = rows_of_check(rows, check_id)
+        rec = record_of(mine)
+        assert (t, last_id, record, sealed) == \
+            (mine[0]["time"], mine[-1]["id"], encode_record(rec).decode(), seal(check_id, t, rec))
+    victim = next(c for c in checks if "T7:expired" in c[3])[0]
+    rec = record_of(rows_of_check(rows, victim))
+
+    # 1. The verdict changed in place.
+    sql(journal.db, "UPDATE checks SET record = replace(record, 'T7:expired', 'T7:granted')"
+        f" WHERE check_id = {victim};")
+    code, out, err = verify("--db", str(journal.db))
+    assert code == 1, (out, err)
+    assert f"broken at row {victim}: the record of check {victim} in table checks does not" \
+        " match its journal rows: verdict differs" in err, err
+
+    # 2. Re-encoded and resealed, as the daemon would have written it.
+    forged = dict(rec, verdict="valid", reason="")
+    text = encode_record(forged).decode().replace("'", "''")
+    sql(journal.db, f"UPDATE checks SET record = '{text}',"
+        f" seal = '{seal(victim, rows_of_check(rows, victim)[0]['time'], forged)}'"
+        f" WHERE check_id = {victim};")
+    code, rep = verify_json("--db", str(journal.db))
+    assert code == 1 and rep["bad_id"] == victim, rep
+    assert rep["reason"].endswith("verdict differs"), rep
+
+    # 3. Put back, then the record removed.
+    text = encode_record(rec).decode().replace("'", "''")
+    sql(journal.db, f"UPDATE checks SET record = '{text}',"
+        f" seal = '{seal(victim, rows_of_check(rows, victim)[0]['time'], rec)}'"
+        f" WHERE check_id = {victim};")
+    code, rep = verify_json("--db", str(journal.db))
+    assert code == 0, rep
+    sql(journal.db, f"DELETE FROM checks WHERE check_id = {victim};")
+    code, rep = verify_json("--db", str(journal.db))
+    assert code == 1 and rep["bad_id"] == victim, rep
+    assert rep["reason"] == f"scan row {victim} has no record in table checks", rep
 
 
 def test_export_verdict_filter_and_summary(journal):
@@ -234,14 +375,25 @@ def test_export_verdict_filter_and_summary(journal):
     assert table[0][:4] == ["day", "lane", "checks", "entries"] and table[1][2] == "3", table
 
 
-def append(con, prev, **row):
-    """Appends a chained row the way store.c does (the triggers insist on hashes)."""
+def append(con, prev, record=True, **row):
+    """Appends a chained row the way store.c does (the triggers insist on hashes),
+    and with record, keeps its check's record in table checks as store.c does."""
     full = {c: None for c in COLS}
     full.update(row)
     h = row_hash(prev, full)
     con.execute("INSERT INTO journal (" + ",".join(COLS) + ", prev_hash, hash) VALUES ("
                 + ",".join("?" * (len(COLS) + 2)) + ")",
                 [full[c] for c in COLS] + [prev, h])
+    check = full["check_id"] or (full["id"] if full["step"] == "scan" else None)
+    if record and check:
+        rows = [dict(zip(COLS + ("hash",), r)) for r in con.execute(
+            "SELECT " + ",".join(COLS) + ", hash FROM journal WHERE id = ?1 OR check_id = ?1"
+            " ORDER BY id", (check,))]
+        rec = record_of(rows)
+        con.execute("INSERT OR REPLACE INTO checks (check_id, time, last_id, record, seal)"
+                    " VALUES (?, ?, ?, ?, ?)", (check, rows[0]["time"], full["id"],
+                                                encode_record(rec).decode(),
+                                                seal(check, rows[0]["time"], rec)))
     return h
 
 
@@ -302,9 +454,10 @@ def test_retention_purges_old_rows_at_start_and_verification_stays_green(daemon_
     for age_days in (40, 35, 0.5):  # two checks older than 30 days, one recent
         t = now - int(age_days * 86400000)
         scan = rid
-        prev = append(con, prev, id=rid, time=t, lane="main", step="scan", value="",
+        # No records: migration 0004 asked the daemon to make them at its start.
+        prev = append(con, prev, False, id=rid, time=t, lane="main", step="scan", value="",
                       source="ctl", code_kind="ticket")
-        prev = append(con, prev, id=rid + 1, time=t + 1, lane="main", check_id=scan,
+        prev = append(con, prev, False, id=rid + 1, time=t + 1, lane="main", check_id=scan,
                       step="verdict", value="used", detail='{"reason":"used"}')
         rid += 2
     con.commit()
@@ -329,7 +482,7 @@ def test_retention_purges_old_rows_at_start_and_verification_stays_green(daemon_
     out = d.ctl_ok("export", "--format", "jsonl", "--db", str(d.db))
     recs = [json.loads(line) for line in out.splitlines()]
     assert [r["check_id"] for r in recs][:1] == [5], recs
-    assert recs[0]["rows"][0]["prev_hash"] == detail["prefix_hash"], recs[0]
+    assert recs[0]["row_hashes"] == f"5:{rows[0]['hash']} 6:{rows[1]['hash']}", recs[0]
     exported = d.dir / "after-purge.jsonl"
     exported.write_text(out)
     code, rep = verify_json("--file", str(exported))
