@@ -934,7 +934,11 @@ int audit_verify_file(FILE *in, sqlite3 *db, struct audit_report *rep)
 			r = audit_broken(rep, 0, "empty line");
 			break;
 		}
-		obj = cJSON_ParseWithLength(line, (size_t)len);
+		/* One JSON value per line, nothing after it (getline's NUL ends it): a
+		 * reader must not see more than was verified. */
+		obj = memchr(line, '\0', (size_t)len)
+			  ? NULL
+			  : cJSON_ParseWithLengthOpts(line, (size_t)len + 1, NULL, 1);
 		if (!obj) {
 			r = audit_broken(rep, 0, "not JSON");
 			break;

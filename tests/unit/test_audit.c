@@ -532,6 +532,31 @@ static void an_export_verifies_alone_and_edits_are_named_by_line(void **state)
 	expect_broken(f, "{\"check_id\":1.5}\n", false, 1, 0, "check_id is not a positive integer");
 	expect_broken(f, "[1]\n", false, 1, 0, "not a JSON object");
 	expect_broken(f, "{\"check_id\":1,\n", false, 1, 0, "not JSON");
+	{
+		char file[4096];
+
+		/* Anything after the object, even another one, is not a line of the file. */
+		snprintf(file, sizeof(file), "%.*s {\"verdict\":\"valid\"}\n", (int)strlen(l1) - 1,
+			 l1);
+		expect_broken(f, file, false, 1, 0, "not JSON");
+		snprintf(file, sizeof(file), "%.*s \t\n", (int)strlen(l1) - 1, l1);
+		assert_int_equal(verify_text(f, file, false, &rep), 0);
+		/* Nor may a NUL byte hide text inside a string (cJSON would end the
+		 * string there; other readers would not). */
+		{
+			const char *q = strstr(l1, "\"lane\":\"Вход\"") + strlen("\"lane\":\"Вход");
+			size_t n = strlen(l1) + 2;
+			FILE *in;
+
+			snprintf(file, sizeof(file), "%.*s#X%s", (int)(q - l1), l1, q);
+			file[q - l1] = '\0';
+			in = fmemopen(file, n, "r");
+			assert_non_null(in);
+			assert_int_equal(audit_verify_file(in, NULL, &rep), 1);
+			assert_string_equal(rep.reason, "not JSON");
+			fclose(in);
+		}
+	}
 
 	/* A whole line removed is not caught on its own: each line stands alone, and
 	 * check ids have gaps anyway (README: what an export proves). */
