@@ -637,35 +637,21 @@ out:
 	return r;
 }
 
-/* One journal row: opens the group-commit transaction if needed, then inserts.
- * Statement failures leave the open transaction as it was; if SQLite rolled it back
- * by itself (disk full, I/O error) the earlier unsynced rows went with it. */
-static int store_insert(struct store *store, int64_t time_ms, const char *lane, int64_t check_id,
-			const char *step, const char *value, const char *source,
-			const char *code_kind, const char *code_hash, const char *request_id,
-			const char *detail, int64_t *row_id)
+/* One journal row into the open transaction: hashed, inserted, its check's record
+ * written. Statement failures leave the transaction as it was, except that a row
+ * whose record cannot follow it takes the transaction with it; if SQLite rolled it
+ * back by itself (disk full, I/O error) the earlier unsynced rows went with it. */
+static int store_insert_row(struct store *store, int64_t time_ms, const char *lane,
+			    int64_t check_id, const char *step, const char *value,
+			    const char *source, const char *code_kind, const char *code_hash,
+			    const char *request_id, const char *detail, int64_t *row_id)
 {
 	sqlite3_stmt *stmt = store->stmt[STMT_INSERT];
-	int r;
-
-	struct audit_row row = {.id = 0};
+	struct audit_row row;
 	char hash[AUDIT_HASH_HEX_LEN + 1];
 	int64_t check_time = 0;
-	int has_record;
+	int has_record, r;
 
-	store->errmsg[0] = '\0';
-	store_txn_check(store);
-	if (sqlite3_get_autocommit(store->db)) {
-		r = store_step_done(store, STMT_BEGIN);
-		if (r == 0)
-			r = store_load_tail(store);
-		if (r < 0) {
-			if (!sqlite3_get_autocommit(store->db))
-				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
-			return r;
-		}
-		store->txn_open = ++store->txn_seq;
-	}
 	row = (struct audit_row){.id = store->tail_id + 1,
 				 .time = time_ms,
 				 .lane = lane,
@@ -719,6 +705,41 @@ static int store_insert(struct store *store, int64_t time_ms, const char *lane, 
 	if (row_id)
 		*row_id = row.id;
 	return 0;
+}
+
+/* One journal row: opens the group-commit transaction if none is open, then
+ * inserts. A failed insert leaves an open transaction as it was; one this call
+ * opened is rolled back, so that a refused row never leaves an empty transaction
+ * whose commit would pass for a journal that records again. */
+static int store_insert(struct store *store, int64_t time_ms, const char *lane, int64_t check_id,
+			const char *step, const char *value, const char *source,
+			const char *code_kind, const char *code_hash, const char *request_id,
+			const char *detail, int64_t *row_id)
+{
+	bool opened = false;
+	int r;
+
+	store->errmsg[0] = '\0';
+	store_txn_check(store);
+	if (sqlite3_get_autocommit(store->db)) {
+		r = store_step_done(store, STMT_BEGIN);
+		if (r == 0)
+			r = store_load_tail(store);
+		if (r < 0) {
+			if (!sqlite3_get_autocommit(store->db))
+				sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+			return r;
+		}
+		store->txn_open = ++store->txn_seq;
+		opened = true;
+	}
+	r = store_insert_row(store, time_ms, lane, check_id, step, value, source, code_kind,
+			     code_hash, request_id, detail, row_id);
+	if (r < 0 && opened && !sqlite3_get_autocommit(store->db)) {
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+		store->txn_open = 0;
+	}
+	return r;
 }
 
 int store_append_scan(struct store *store, int64_t time_ms, const char *lane, const char *source,

@@ -473,12 +473,23 @@ static void daemon_purge(struct daemon *d)
 			 d->cfg.store_retention_days);
 }
 
+/* What status says of the journal: a failed commit marks it, and only a commit that
+ * wrote rows clears the mark (a sync with nothing to write proves nothing). */
+static void daemon_journal_state(struct daemon *d, bool had_rows, int r)
+{
+	if (r < 0)
+		d->journal_err = r;
+	else if (had_rows)
+		d->journal_err = 0;
+}
+
 static int daemon_on_flush(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct daemon *d = userdata;
+	bool rows = store_pending(d->store);
 	int r = store_sync(d->store);
 
-	d->journal_err = r < 0 ? r : 0;
+	daemon_journal_state(d, rows, r);
 	if (r < 0)
 		log_warne(r, "journal: commit failed (%s)", store_errmsg(d->store));
 	else
@@ -499,9 +510,10 @@ static void daemon_commit_soon(void *userdata)
 static int daemon_on_commit(sd_event_source *s, void *userdata)
 {
 	struct daemon *d = userdata;
+	bool rows = store_pending(d->store);
 	int r = store_sync(d->store);
 
-	d->journal_err = r < 0 ? r : 0;
+	daemon_journal_state(d, rows, r);
 	if (r < 0)
 		log_warne(r, "journal: commit of grants failed (%s)", store_errmsg(d->store));
 	for (size_t i = 0; i < d->station_count; i++)

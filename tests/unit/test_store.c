@@ -302,6 +302,10 @@ static void step_for_a_row_that_is_not_a_check_is_einval(void **state)
 	assert_int_equal(store_sync(s), 0);
 	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM journal"), 2);
 	assert_int_equal(query_int_other(f->path, "SELECT count(*) FROM checks"), 1);
+	/* Refused with nothing pending: the transaction it opened is gone again, so no
+	 * empty commit can pass for a journal that records (a full disk's aftermath). */
+	assert_int_equal(store_append_step(s, event, 4, "L1", "gate", "passed", NULL), -EINVAL);
+	assert_false(store_pending(s));
 	store_close(s);
 }
 
