@@ -221,7 +221,7 @@ struct audit_open {
 	int64_t check_id, time; /* the scan row's id and time */
 	int64_t seen;		/* the check's last row read so far */
 	int64_t stored_time, stored_last;
-	struct checkrec_buf rec;    /* rebuilt from the journal */
+	struct checkrec_build rec;  /* rebuilt from the journal */
 	struct checkrec_buf stored; /* table checks' record */
 	char seal[CHECKREC_SEAL_HEX_LEN + 1];
 };
@@ -265,7 +265,7 @@ static int audit_checks_init(struct audit_checks *c, sqlite3 *db, struct audit_r
 static void audit_checks_free(struct audit_checks *c)
 {
 	for (size_t i = 0; i < c->nslot; i++) {
-		checkrec_buf_free(&c->slot[i]->rec);
+		checkrec_build_free(&c->slot[i]->rec);
 		checkrec_buf_free(&c->slot[i]->stored);
 		free(c->slot[i]);
 	}
@@ -346,18 +346,23 @@ static int audit_field_diff(const struct checkrec *a, const struct checkrec *b)
 #define AUDIT_MAX_OPEN 4096 /* checks open at once (see audit_too_many) */
 #define AUDIT_RECORD_BAD "the record of check %" PRId64 " in table checks "
 
-/* Compares an open check's rebuilt record with table checks' after its row id. */
-static int audit_close(const struct audit_open *e, int64_t id, struct audit_report *rep)
+/* Compares an open check's rebuilt record (encoded into enc) with table checks'
+ * after its row id. */
+static int audit_close(const struct audit_open *e, int64_t id, struct checkrec_buf *enc,
+		       struct audit_report *rep)
 {
 	char seal[CHECKREC_SEAL_HEX_LEN + 1];
 	struct checkrec built, stored;
-	int f;
+	int f, r;
 
-	if (e->rec.len != e->stored.len || memcmp(e->rec.p, e->stored.p, e->rec.len) != 0) {
+	r = checkrec_build_encode(&e->rec, enc);
+	if (r < 0)
+		return r;
+	if (enc->len != e->stored.len || memcmp(enc->p, e->stored.p, enc->len) != 0) {
 		if (checkrec_decode(e->stored.p, e->stored.len, &stored) < 0)
 			return audit_broken(rep, e->check_id, AUDIT_RECORD_BAD "is malformed",
 					    e->check_id);
-		if (checkrec_decode(e->rec.p, e->rec.len, &built) < 0)
+		if (checkrec_decode(enc->p, enc->len, &built) < 0)
 			return -EIO; /* encoded here */
 		f = audit_field_diff(&built, &stored);
 		return audit_broken(rep, e->check_id,
@@ -376,7 +381,7 @@ static int audit_close(const struct audit_open *e, int64_t id, struct audit_repo
 				    "does not match its journal rows: time %" PRId64
 				    " is not its scan's %" PRId64,
 				    e->check_id, e->stored_time, e->time);
-	checkrec_seal(e->check_id, e->time, e->rec.p, e->rec.len, seal);
+	checkrec_seal(e->check_id, e->time, enc->p, enc->len, seal);
 	if (strcmp(seal, e->seal) != 0)
 		return audit_broken(rep, e->check_id,
 				    AUDIT_RECORD_BAD "does not match its journal rows: its seal is"
@@ -466,7 +471,7 @@ static int audit_open_check(struct audit_checks *c, const struct audit_row *row,
 	memcpy(e->seal, sqlite3_column_text(cur, 4), sizeof(e->seal) - 1);
 	e->seal[CHECKREC_SEAL_HEX_LEN] = '\0';
 	c->cursor_rc = sqlite3_step(cur);
-	r = checkrec_begin(row, &e->rec);
+	r = checkrec_build_begin(&e->rec, row);
 	if (r == -EINVAL)
 		return audit_broken(rep, row->id, "scan row %" PRId64 " cannot start a record",
 				    row->id);
@@ -514,7 +519,6 @@ static int audit_check_record(struct audit_checks *c, const struct audit_row *ro
 			      struct audit_report *rep)
 {
 	struct audit_open *e = NULL;
-	struct checkrec_buf tmp;
 	size_t at;
 	int r;
 
@@ -529,7 +533,7 @@ static int audit_check_record(struct audit_checks *c, const struct audit_row *ro
 		e = audit_find(c, row->check_id, &at);
 		if (!e)
 			return audit_stray_step(c, row, rep);
-		r = checkrec_step(e->rec.p, e->rec.len, row, &c->scratch);
+		r = checkrec_build_step(&e->rec, row);
 		if (r == -EINVAL)
 			return audit_broken(rep, row->id,
 					    "row %" PRId64
@@ -537,14 +541,11 @@ static int audit_check_record(struct audit_checks *c, const struct audit_row *ro
 					    row->id, row->check_id);
 		if (r < 0)
 			return r;
-		tmp = e->rec;
-		e->rec = c->scratch;
-		c->scratch = tmp;
 		e->seen = row->id;
 	}
 	if (row->id < e->stored_last)
 		return 0;
-	r = audit_close(e, row->id, rep);
+	r = audit_close(e, row->id, &c->scratch, rep);
 	if (r == 0)
 		audit_drop(c, at);
 	return r;

@@ -197,11 +197,33 @@ static char *detail_reason(const char *detail)
 	return reason;
 }
 
+/* What a step row does to its record besides adding itself to row_hashes: the field
+ * it sets (CR_FIELDS: none) to its value; a verdict also sets the reason, into
+ * *reason (to be freed; NULL: none). */
+static enum checkrec_field step_field(const struct audit_row *row, char **reason)
+{
+	*reason = NULL;
+	if (!row->value)
+		return CR_FIELDS;
+	if (!strcmp(row->step, "verdict")) {
+		*reason = detail_reason(row->detail);
+		return CR_VERDICT;
+	}
+	if (!strcmp(row->step, "attendant"))
+		return CR_ATTENDANT;
+	if (!strcmp(row->step, "grant"))
+		return CR_GRANT_DIR;
+	if (!strcmp(row->step, "gate"))
+		return CR_GATE;
+	return CR_FIELDS;
+}
+
 int checkrec_step(const char *enc, size_t len, const struct audit_row *row,
 		  struct checkrec_buf *out)
 {
 	struct checkrec rec;
-	char ref[128], *reason = NULL;
+	char ref[128], *reason;
+	enum checkrec_field f;
 	size_t n;
 	int r;
 
@@ -213,23 +235,96 @@ int checkrec_step(const char *enc, size_t len, const struct audit_row *row,
 	n = row_ref(ref, row, false);
 	if (!n)
 		return -EINVAL;
-	if (row->value) {
-		if (!strcmp(row->step, "verdict")) {
-			reason = detail_reason(row->detail);
-			set_text(&rec, CR_VERDICT, row->value);
-			set_text(&rec, CR_REASON, reason);
-		} else if (!strcmp(row->step, "attendant")) {
-			set_text(&rec, CR_ATTENDANT, row->value);
-		} else if (!strcmp(row->step, "grant")) {
-			set_text(&rec, CR_GRANT_DIR, row->value);
-		} else if (!strcmp(row->step, "gate")) {
-			set_text(&rec, CR_GATE, row->value);
-		}
-	}
+	f = step_field(row, &reason);
+	if (f != CR_FIELDS)
+		set_text(&rec, f, row->value);
+	if (f == CR_VERDICT)
+		set_text(&rec, CR_REASON, reason);
 	r = encode(&rec, ref, n, out);
 	/* cJSON_PrintUnformatted's memory is malloc's by default, as strdup's. */
 	free(reason);
 	return r;
+}
+
+/* --- building ------------------------------------------------------------------ */
+
+static bool build_set(struct checkrec_buf *b, const char *s, size_t n, bool append)
+{
+	if (!append)
+		b->len = 0;
+	if (!buf_reserve(b, n + 1))
+		return false;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return true;
+}
+
+static bool build_text(struct checkrec_build *b, enum checkrec_field f, const char *s)
+{
+	return build_set(&b->field[f], s ? s : "", s ? strlen(s) : 0, false);
+}
+
+int checkrec_build_begin(struct checkrec_build *b, const struct audit_row *scan)
+{
+	struct checkrec_buf first = {0};
+	struct checkrec rec;
+	int r;
+
+	if (!b)
+		return -EINVAL;
+	/* One definition of a new record: checkrec_begin()'s, decoded into the fields. */
+	r = checkrec_begin(scan, &first);
+	if (r == 0)
+		r = checkrec_decode(first.p, first.len, &rec);
+	for (int f = 0; r == 0 && f < CR_FIELDS; f++)
+		if (!build_set(&b->field[f], rec.text[f], rec.len[f], false))
+			r = -ENOMEM;
+	checkrec_buf_free(&first);
+	return r;
+}
+
+int checkrec_build_step(struct checkrec_build *b, const struct audit_row *row)
+{
+	char ref[128], *reason;
+	enum checkrec_field f;
+	bool ok = true;
+	size_t n;
+
+	if (!b || !row || row->check_id <= 0 || !row->step)
+		return -EINVAL;
+	n = row_ref(ref, row, false);
+	if (!n)
+		return -EINVAL;
+	f = step_field(row, &reason);
+	if (f != CR_FIELDS)
+		ok = build_text(b, f, row->value);
+	if (ok && f == CR_VERDICT)
+		ok = build_text(b, CR_REASON, reason);
+	free(reason);
+	if (!ok || !build_set(&b->field[CR_ROWS], ref, n, true))
+		return -ENOMEM;
+	return 0;
+}
+
+int checkrec_build_encode(const struct checkrec_build *b, struct checkrec_buf *out)
+{
+	struct checkrec rec;
+
+	if (!b || !out)
+		return -EINVAL;
+	for (int f = 0; f < CR_FIELDS; f++) {
+		rec.text[f] = b->field[f].p ? b->field[f].p : "";
+		rec.len[f] = b->field[f].len;
+	}
+	return encode(&rec, NULL, 0, out);
+}
+
+void checkrec_build_free(struct checkrec_build *b)
+{
+	if (!b)
+		return;
+	for (int f = 0; f < CR_FIELDS; f++)
+		checkrec_buf_free(&b->field[f]);
 }
 
 void checkrec_seal(int64_t check_id, int64_t time_ms, const char *enc, size_t len, char *out)

@@ -74,6 +74,19 @@ int checkrec_begin(const struct audit_row *scan, struct checkrec_buf *out);
 int checkrec_step(const char *enc, size_t len, const struct audit_row *row,
 		  struct checkrec_buf *out);
 
+/* A record built row by row and encoded once, for a reader that replays many checks
+ * (audit.c): the same record as checkrec_begin() and checkrec_step() give, without
+ * encoding it after every row. Zero-initialise, reuse, free with
+ * checkrec_build_free(). */
+struct checkrec_build {
+	struct checkrec_buf field[CR_FIELDS];
+};
+
+int checkrec_build_begin(struct checkrec_build *b, const struct audit_row *scan);
+int checkrec_build_step(struct checkrec_build *b, const struct audit_row *row);
+int checkrec_build_encode(const struct checkrec_build *b, struct checkrec_buf *out);
+void checkrec_build_free(struct checkrec_build *b);
+
 /* The seal of a record (65 bytes with the NUL into out). */
 void checkrec_seal(int64_t check_id, int64_t time_ms, const char *enc, size_t len, char *out);
 

@@ -91,10 +91,11 @@ static void a_scan_starts_a_record_with_the_view_defaults(void **state)
 	checkrec_buf_free(&enc);
 }
 
-static void each_step_sets_its_field_and_the_last_of_a_kind_wins(void **state)
+static void each_step_sets_its_field_the_last_of_a_kind_wins_and_the_builder_agrees(void **state)
 {
 	struct audit_row scan = scan_row(1);
 	struct checkrec_buf a = {0}, b = {0};
+	struct checkrec_build build = {0};
 	struct checkrec rec;
 	struct audit_row steps[] = {
 	    step_row(2, 1, "verdict", "expired", "{\"reason\":\"first\"}", hash_b),
@@ -122,6 +123,23 @@ static void each_step_sets_its_field_and_the_last_of_a_kind_wins(void **state)
 	assert_string_equal(field(&rec, CR_GATE), "not_passed");
 	assert_string_equal(field(&rec, CR_ROWS), "1:" H("a") " 2:" H("b") " 4:" H("c") " 5:" H(
 						      "a") " 6:" H("b") " 9:" H("c") " 10:" H("a"));
+	/* The builder gives the same bytes. */
+	assert_int_equal(checkrec_build_begin(&build, &scan), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		assert_int_equal(checkrec_build_step(&build, &steps[i]), 0);
+	assert_int_equal(checkrec_build_encode(&build, &b), 0);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(b.p, a.p, a.len);
+	/* ... and starts over cleanly when reused for the next check. */
+	assert_int_equal(checkrec_build_begin(&build, &scan), 0);
+	assert_int_equal(checkrec_build_encode(&build, &b), 0);
+	checkrec_buf_free(&a);
+	assert_int_equal(checkrec_begin(&scan, &a), 0);
+	assert_int_equal(b.len, a.len);
+	assert_memory_equal(b.p, a.p, a.len);
+	assert_int_equal(checkrec_build_step(&build, &(struct audit_row){.id = 2, .step = "gate"}),
+			 -EINVAL);
+	checkrec_build_free(&build);
 	checkrec_buf_free(&a);
 	checkrec_buf_free(&b);
 }
@@ -253,7 +271,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(a_scan_starts_a_record_with_the_view_defaults),
-	    cmocka_unit_test(each_step_sets_its_field_and_the_last_of_a_kind_wins),
+	    cmocka_unit_test(
+		each_step_sets_its_field_the_last_of_a_kind_wins_and_the_builder_agrees),
 	    cmocka_unit_test(reason_is_what_cjson_reads_from_the_last_verdict),
 	    cmocka_unit_test(rows_that_cannot_make_a_record_are_refused),
 	    cmocka_unit_test(decode_takes_exactly_ten_length_prefixed_texts),
