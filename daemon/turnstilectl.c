@@ -931,10 +931,13 @@ static int cmd_audit_verify(struct ctl *ctl, int argc, char **argv)
 		       (long long)rep.last_id, rep.head[0] ? rep.head : "-");
 	}
 	if (r) {
-		if (file)
-			fprintf(stderr, "turnstilectl: %s: line %llu, row %lld: %s\n", file,
+		if (file && rep.bad_id)
+			fprintf(stderr, "turnstilectl: %s: line %llu, check %lld: %s\n", file,
 				(unsigned long long)rep.bad_line, (long long)rep.bad_id,
 				rep.reason);
+		else if (file)
+			fprintf(stderr, "turnstilectl: %s: line %llu: %s\n", file,
+				(unsigned long long)rep.bad_line, rep.reason);
 		else
 			fprintf(stderr, "turnstilectl: journal broken at row %lld: %s\n",
 				(long long)rep.bad_id, rep.reason);

@@ -254,7 +254,7 @@ def test_jsonl_export_verifies_standalone_and_a_tampered_line_is_caught(journal,
     write_lines(bad, [lines[0], json.dumps(dict(recs[1], verdict="valid")), lines[2]])
     code, out, err = verify("--file", str(bad))
     assert code == 1
-    assert f"line 2, row {recs[1]['check_id']}: the seal does not match" in err, err
+    assert f"line 2, check {recs[1]['check_id']}: the seal does not match" in err, err
 
     # 2. ... with the seal made again: nothing in the file can tell (a file has no
     # secret); the journal can, and names the field.
