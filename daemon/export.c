@@ -188,10 +188,22 @@ static void buf_puts(struct export_buf *b, const char *s)
 
 static void buf_int(struct export_buf *b, int64_t v)
 {
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char tmp[24];
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 	int n = 0;
 
+	/* Two digits a step: ids and Unix ms are what an export writes most. */
+	while (u >= 100) {
+		const char *d = pairs + 2 * (u % 100);
+
+		tmp[sizeof(tmp) - 1 - n++] = d[1];
+		tmp[sizeof(tmp) - 1 - n++] = d[0];
+		u /= 100;
+	}
 	do {
 		tmp[sizeof(tmp) - 1 - n++] = (char)('0' + u % 10);
 		u /= 10;
@@ -225,34 +237,35 @@ static int buf_flush(struct export_buf *b, FILE *out, bool final)
 	return ferror(out) ? -EIO : 0;
 }
 
-/* Whether a CSV field must be quoted: it holds a comma, quote, CR or LF. Fields are
- * short, so one pass over the bytes beats four memchr() calls. */
-static bool csv_needs_quotes(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == ',' || c == '"' || c == '\r' || c == '\n')
-			return true;
-	}
-	return false;
-}
-
+/* A CSV field, quoted only when it holds a comma, quote, CR or LF (quotes doubled).
+ * Fields are short: the bytes are copied as they are checked, and copied again
+ * with quotes only when one of those turns up. */
 static void csv_field(struct export_buf *b, const char *s, size_t n)
 {
-	if (!s)
+	char *start, *p;
+	size_t i;
+
+	if (!s || !buf_reserve(b, 2 * n + 2))
 		return;
-	if (!csv_needs_quotes(s, n)) {
-		buf_put(b, s, n);
-		return;
+	start = p = b->p + b->len;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == ',' || c == '"' || c == '\r' || c == '\n')
+			break;
+		*p++ = c;
 	}
-	buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '"')
-			buf_putc(b, '"');
-		buf_putc(b, s[i]);
+	if (i < n) {
+		p = start;
+		*p++ = '"';
+		for (i = 0; i < n; i++) {
+			if (s[i] == '"')
+				*p++ = '"';
+			*p++ = s[i];
+		}
+		*p++ = '"';
 	}
-	buf_putc(b, '"');
+	b->len = (size_t)(p - b->p);
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not one. */
@@ -279,96 +292,80 @@ static size_t utf8_len(const unsigned char *s)
 	return 0;
 }
 
-/* The end of the run at s of bytes a JSON string takes as they are (printable
- * ASCII but quote and backslash), eight at a time while they last: hex hashes are
- * most of what an export writes. */
-static const unsigned char *json_plain_run(const unsigned char *s, const unsigned char *e)
+/* A byte a JSON string takes as it is: printable ASCII but quote and backslash. */
+static bool json_plain(unsigned char c)
 {
-	const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-
-	while (e - s >= 8) {
-		uint64_t w, q, b;
-
-		memcpy(&w, s, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		/* A high bit for each byte below 0x20, at or above 0x80, or equal to a
-		 * quote or a backslash (the usual "has a byte below n" tests). */
-		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) | w) &
-		    highs)
-			break;
-		s += 8;
-	}
-	while (s < e && *s >= 0x20 && *s < 0x80 && *s != '"' && *s != '\\')
-		s++;
-	return s;
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
 /* A JSON string of n bytes of text (followed by a byte that is not a UTF-8
- * continuation, such as its NUL): the longest spans of plain ASCII and valid UTF-8
- * are copied as they are, in one piece each. */
+ * continuation, such as its NUL): plain ASCII and valid UTF-8 go out as they are,
+ * the rest escaped. Written straight into room for the worst case (six bytes a
+ * byte), as fields are short. */
 static void json_string(struct export_buf *b, const char *text, size_t len)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)(text ? text : ""),
 			    *e = s + (text ? len : 0);
+	char *p;
 
-	buf_putc(b, '"');
+	if (!buf_reserve(b, 6 * (size_t)(e - s) + 2))
+		return;
+	p = b->p + b->len;
+	*p++ = '"';
 	while (s < e) {
-		const unsigned char *run = s;
+		unsigned char c = *s;
+		size_t n;
 
+		if (json_plain(c)) {
+			*p++ = (char)c;
+			s++;
+			continue;
+		}
 		/* The checks in utf8_len stop at the first non-continuation byte, so a
 		 * truncated sequence never reads past the end. */
-		for (;;) {
-			size_t n;
-
-			s = json_plain_run(s, e);
-			if (s == e || *s < 0x80)
-				break;
-			n = utf8_len(s);
-			if (n == 0)
-				break;
-			s += n;
-		}
-		if (s > run)
-			buf_put(b, (const char *)run, (size_t)(s - run));
-		if (s == e)
-			break;
-		switch (*s) {
-		case '"':
-			buf_lit(b, "\\\"");
-			break;
-		case '\\':
-			buf_lit(b, "\\\\");
-			break;
-		case '\b':
-			buf_lit(b, "\\b");
-			break;
-		case '\f':
-			buf_lit(b, "\\f");
-			break;
-		case '\n':
-			buf_lit(b, "\\n");
-			break;
-		case '\r':
-			buf_lit(b, "\\r");
-			break;
-		case '\t':
-			buf_lit(b, "\\t");
-			break;
-		default:
-			if (*s >= 0x80) {
-				/* Not valid UTF-8. */
-				buf_lit(b, "\xef\xbf\xbd");
-			} else {
-				static const char hex[] = "0123456789abcdef";
-				char u[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 0xf]};
-
-				buf_put(b, u, sizeof(u));
-			}
+		if (c >= 0x80 && (n = utf8_len(s)) != 0) {
+			while (n--)
+				*p++ = (char)*s++;
+			continue;
 		}
 		s++;
+		*p++ = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			*p++ = (char)c;
+			break;
+		case '\b':
+			*p++ = 'b';
+			break;
+		case '\f':
+			*p++ = 'f';
+			break;
+		case '\n':
+			*p++ = 'n';
+			break;
+		case '\r':
+			*p++ = 'r';
+			break;
+		case '\t':
+			*p++ = 't';
+			break;
+		default:
+			if (c >= 0x80) {
+				/* Not valid UTF-8: U+FFFD instead of the backslash. */
+				memcpy(p - 1, "\xef\xbf\xbd", 3);
+				p += 2;
+			} else {
+				memcpy(p, "u00", 3);
+				p[3] = hex[c >> 4];
+				p[4] = hex[c & 0xf];
+				p += 5;
+			}
+		}
 	}
-	buf_putc(b, '"');
+	*p++ = '"';
+	b->len = (size_t)(p - b->p);
 }
 
 /* Unix ms as ISO 8601 local time with milliseconds and a numeric offset, e.g.

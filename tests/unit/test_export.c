@@ -310,7 +310,7 @@ static void jsonl_lines_parse_as_objects_with_numeric_id_and_exact_strings(void 
 }
 
 /* Long texts with a character JSON must escape (or a multibyte one) at every
- * offset within an 8-byte word: the escaper scans plain runs a word at a time. */
+ * offset from 0 to 15, with plain text before and after it. */
 static void jsonl_escapes_at_every_offset_of_long_text(void **state)
 {
 	static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x7f", "Я", "\xff"};
