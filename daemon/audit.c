@@ -39,9 +39,8 @@
 #include <cjson/cJSON.h>
 #include <nettle/sha2.h>
 
-/* A tag, a decimal number and an end mark ("I-42;", "T17:") into buf; its length.
- * By hand: snprintf was a fifth of the cost of hashing a row. */
-static size_t audit_number(char *buf, char tag, int64_t v, char end)
+/* By hand: snprintf was a fifth of the cost of hashing a row. */
+size_t audit_number(char *buf, char tag, int64_t v, char end)
 {
 	char digits[24];
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;

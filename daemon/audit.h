@@ -41,6 +41,10 @@ struct audit_report {
 	char reason[200];    /* what is wrong, when broken */
 };
 
+/* A tag, a decimal number and an end mark of the encoding ("I-42;", "T17:") into buf
+ * (at least 24 bytes); its length. */
+size_t audit_number(char *buf, char tag, int64_t v, char end);
+
 /* Writes the row's hash (65 bytes with NUL) computed over row->prev_hash. */
 int audit_row_hash(const struct audit_row *row, char *out);
 

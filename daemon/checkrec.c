@@ -49,26 +49,6 @@ static bool buf_reserve(struct checkrec_buf *b, size_t n)
 	return true;
 }
 
-/* "<tag><decimal><end>" into buf (at least 24 bytes); its length. */
-static size_t put_number(char *buf, char tag, int64_t v, char end)
-{
-	char digits[24];
-	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	size_t n = 0, len = 0;
-
-	do {
-		digits[n++] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	buf[len++] = tag;
-	if (v < 0)
-		buf[len++] = '-';
-	while (n)
-		buf[len++] = digits[--n];
-	buf[len++] = end;
-	return len;
-}
-
 int checkrec_decode(const char *enc, size_t len, struct checkrec *rec)
 {
 	const char *p = enc, *end = enc + len;
@@ -105,7 +85,7 @@ static int encode(const struct checkrec *rec, const char *extra, size_t extra_le
 	for (int f = 0; f < CR_FIELDS; f++) {
 		size_t n = rec->len[f] + (f == CR_ROWS ? extra_len : 0);
 		char num[32];
-		size_t k = put_number(num, 'T', (int64_t)n, ':');
+		size_t k = audit_number(num, 'T', (int64_t)n, ':');
 
 		if (!buf_reserve(out, k + n))
 			return -ENOMEM;
@@ -147,7 +127,7 @@ static size_t row_ref(char *buf, const struct audit_row *row, bool first)
 		return 0;
 	if (!first)
 		buf[n++] = ' ';
-	k = put_number(num, 'I', row->id, ':');
+	k = audit_number(num, 'I', row->id, ':');
 	memcpy(buf + n, num + 1, k - 1); /* without the tag */
 	n += k - 1;
 	memcpy(buf + n, row->hash, AUDIT_HASH_HEX_LEN);
@@ -336,8 +316,8 @@ void checkrec_seal(int64_t check_id, int64_t time_ms, const char *enc, size_t le
 
 	sha256_init(&ctx);
 	sha256_update(&ctx, 5, (const uint8_t *)"tsc1\n");
-	sha256_update(&ctx, put_number(num, 'I', check_id, ';'), (const uint8_t *)num);
-	sha256_update(&ctx, put_number(num, 'I', time_ms, ';'), (const uint8_t *)num);
+	sha256_update(&ctx, audit_number(num, 'I', check_id, ';'), (const uint8_t *)num);
+	sha256_update(&ctx, audit_number(num, 'I', time_ms, ';'), (const uint8_t *)num);
 	sha256_update(&ctx, len, (const uint8_t *)enc);
 	sha256_digest(&ctx, sizeof(md), md);
 	for (size_t i = 0; i < sizeof(md); i++) {
