@@ -1,7 +1,7 @@
 /* bench_export.c: how fast the journal gives its checks back: export of N checks to
  * CSV and to JSON Lines, and audit verify of the whole chain.
  *
- * Usage: bench_export JOURNAL [N]. If JOURNAL does not exist it is first filled
+ * Usage: bench_export JOURNAL [N [ROUNDS]]. If JOURNAL does not exist it is first filled
  * through store.c with N checks (default 1000000) the way four busy lanes write
  * them: each lane's scan, verdict, attendant, grant and gate rows interleaved with
  * the other lanes' (so each check's record is rewritten while other checks' rows
@@ -13,9 +13,10 @@
  *
  * Each measurement runs in a child process so that its peak RSS (wait4's
  * ru_maxrss) is its own: export to a sink that only counts bytes (the export's own
- * cost, no file system), then audit_verify_db. Prints wall-clock and CPU seconds
- * (on a machine shared with other work the CPU figure is the one to compare),
- * checks or rows per second, output size and peak RSS per run. The journal's file
+ * cost, no file system), each format ROUNDS times (default 1; with more, the median
+ * and range of their wall times follow), then audit_verify_db. Prints wall-clock and
+ * CPU seconds (on a machine shared with other work the CPU figure is the one to
+ * compare), checks or rows per second, output size and peak RSS per run. The journal's file
  * system matters: where the page cache does not keep the file, every run reads it
  * from the disk again, so put it on tmpfs to measure the export itself.
  */
@@ -150,7 +151,7 @@ static ssize_t bench_count(void *cookie, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
-static int bench_export(const char *path, enum export_format format)
+static int bench_export(const char *path, enum export_format format, double *wall)
 {
 	cookie_io_functions_t io = {.write = bench_count};
 	struct export_filter all = {INT64_MIN, INT64_MAX, NULL, NULL};
@@ -170,6 +171,7 @@ static int bench_export(const char *path, enum export_format format)
 		r = export_run(db, &all, format, out, &rows);
 		dt = now_s() - t0;
 		dc = cpu_s() - c0;
+		*wall = dt;
 		if (r == 0)
 			printf("export %-5s %9llu checks in %6.3f s (cpu %6.3f s): %9.0f checks/s,"
 			       " %7.1f MB\n",
@@ -181,7 +183,7 @@ static int bench_export(const char *path, enum export_format format)
 	return r;
 }
 
-static int bench_verify(const char *path)
+static int bench_verify(const char *path, double *wall)
 {
 	struct audit_report rep;
 	sqlite3 *db = NULL;
@@ -194,6 +196,7 @@ static int bench_verify(const char *path)
 		c0 = cpu_s();
 		r = audit_verify_db(db, &rep);
 		dt = now_s() - t0;
+		*wall = dt;
 		dc = cpu_s() - c0;
 		if (r >= 0)
 			printf("verify       %9llu rows   in %6.3f s (cpu %6.3f s): %9.0f rows/s (%s)\n",
@@ -205,38 +208,75 @@ static int bench_verify(const char *path)
 	return r;
 }
 
-/* Runs one measurement in a child and prints the child's peak RSS. */
-static int bench_child(const char *path, int what)
+/* Runs one measurement in a child, prints the child's peak RSS and gives its wall
+ * time (sent back through a pipe). */
+static int bench_child(const char *path, int what, double *wall)
 {
 	struct rusage ru;
-	int status;
+	int status, fds[2];
 	pid_t pid;
+	ssize_t n;
 
 	fflush(stdout);
+	if (pipe(fds) < 0)
+		return -errno;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		int r = what == 2 ? bench_verify(path) : bench_export(path, (enum export_format)what);
+		double dt = 0;
+		int r = what == 2 ? bench_verify(path, &dt)
+				  : bench_export(path, (enum export_format)what, &dt);
 
 		if (r < 0)
 			fprintf(stderr, "failed: %s\n", strerror(-r));
 		fflush(stdout);
-		_exit(r < 0);
+		n = write(fds[1], &dt, sizeof(dt));
+		_exit(r < 0 || n != sizeof(dt));
 	}
+	close(fds[1]);
+	n = read(fds[0], wall, sizeof(*wall));
+	close(fds[0]);
 	if (wait4(pid, &status, 0, &ru) < 0)
 		return -errno;
 	printf("             peak RSS %ld KiB\n", ru.ru_maxrss);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && n == sizeof(*wall) ? 0 : -EIO;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* ROUNDS runs of one measurement; with more than one, the median and the range of
+ * their wall times (this machine's speed wanders from run to run). */
+static int bench_rounds(const char *path, int what, int rounds)
+{
+	static const char *const names[] = {"export csv", "export jsonl", "verify"};
+	double t[64];
+	int r = 0, k;
+
+	for (k = 0; k < rounds && r == 0; k++)
+		r = bench_child(path, what, &t[k]);
+	if (r == 0 && rounds > 1) {
+		qsort(t, (size_t)rounds, sizeof(t[0]), cmp_double);
+		printf("%-12s median %.3f s over %d runs (%.3f-%.3f s)\n", names[what],
+		       rounds % 2 ? t[rounds / 2] : (t[rounds / 2 - 1] + t[rounds / 2]) / 2, rounds,
+		       t[0], t[rounds - 1]);
+	}
+	return r;
 }
 
 int main(int argc, char **argv)
 {
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 1000000;
+	long rounds = argc > 3 ? strtol(argv[3], NULL, 10) : 1;
 	int r = 0;
 
-	if (argc < 2 || argc > 3 || n <= 0) {
-		fprintf(stderr, "usage: %s JOURNAL [N]\n", argv[0]);
+	if (argc < 2 || argc > 4 || n <= 0 || rounds < 1 || rounds > 64) {
+		fprintf(stderr, "usage: %s JOURNAL [N [ROUNDS]]\n", argv[0]);
 		return 2;
 	}
 	if (access(argv[1], F_OK) != 0) {
@@ -250,10 +290,10 @@ int main(int argc, char **argv)
 		store_close(s);
 	}
 	if (r == 0)
-		r = bench_child(argv[1], EXPORT_CSV);
+		r = bench_rounds(argv[1], EXPORT_CSV, (int)rounds);
 	if (r == 0)
-		r = bench_child(argv[1], EXPORT_JSONL);
+		r = bench_rounds(argv[1], EXPORT_JSONL, (int)rounds);
 	if (r == 0)
-		r = bench_child(argv[1], 2);
+		r = bench_rounds(argv[1], 2, 1);
 	return r < 0;
 }
