@@ -20,15 +20,16 @@
  *   (100 ms .. 5 s).
  * - After a level write the output is read back where the dialect can.
  * - A pulse goes out as one board-timed command where the dialect has one (it
- *   ends even if the daemon dies); otherwise as level 1 then the lane's level 0.
- *   Where the board keeps the pulse length in a register, the lane's length is
- *   written there at every sync, so that the open command is one transaction.
- *   For a board-timed pulse the lane's own level 0 at the pulse's end is not
- *   written: the board started the pulse a transaction later than the lane
- *   decided it, and a level write would cut it short by that much; nor does it
- *   cancel a pulse still waiting for the line (a slow line must open late, not
- *   never), unless the pulse could no longer end within the lane's pass window.
- *   An earlier 0 (a stop) is written and cancels the pulse.
+ *   ends even if the daemon dies); otherwise as level 1, and level 0 when the
+ *   worker's own timer says, pulse_ms after the 1 was written. Where the board
+ *   keeps the pulse length in a register, the lane's length is written there at
+ *   every sync, so that the open command is one transaction. Either way the
+ *   lane's own level 0 at the pulse's end is not written: the pulse started a
+ *   transaction or more later than the lane decided it, and that 0 would cut it
+ *   short by as much; nor does it cancel a pulse still waiting for the line (a
+ *   slow line must open late, not never), unless the pulse could no longer end
+ *   within the lane's pass window. An earlier 0 (a stop) is written and cancels
+ *   the pulse.
  * - Outputs are written one per round, lowest first (open_a, open_b, stop,
  *   then the indicators), so an open command waits for at most one write in
  *   progress, not for a batch of LED changes.
@@ -61,9 +62,9 @@
 #define MBIO_POLL_FAILS_MAX 2 /* one lost reply is noise; two in a row is a lost link */
 #define MBIO_SPAN_MAX 64      /* inputs or counters read in one request */
 #define MBIO_BYTE_TIMEOUT_MS 50
-/* A level 0 this close to a board-timed pulse's end is the lane ending it (its
- * timer fires pulse_ms after a decision made before the journal sync and the
- * worker's wake-up); the board ends the pulse itself within a transaction. */
+/* A level 0 this close to a pulse's end is the lane ending it (its timer fires
+ * pulse_ms after a decision made before the journal sync and the worker's
+ * wake-up); the board or the worker ends the pulse itself. */
 #define MBIO_PULSE_END_SLACK_MS 50
 
 /* libmodbus sets errno; make it a negative errno, never 0. */
@@ -316,8 +317,9 @@ struct mbio {
 	bool rs485_unsupported;
 	bool wdt_tripped; /* the board's watchdog had dropped the outputs: log it */
 	bool pulse_late;  /* a pulse waited past the pass window and was dropped: log it */
-	uint64_t pulse_at[IO_OUTPUT_COUNT];  /* when the last board-timed pulse was asked */
+	uint64_t pulse_at[IO_OUTPUT_COUNT];  /* when the last pulse was asked */
 	uint32_t pulse_len[IO_OUTPUT_COUNT]; /* its length; 0: none asked since */
+	uint64_t off_at[IO_OUTPUT_COUNT];    /* a daemon-timed pulse written ends; 0: none */
 	bool level[IO_SIGNAL_COUNT];
 	uint32_t rising[IO_SIGNAL_COUNT];
 
@@ -491,9 +493,10 @@ static int mbio_poll(struct mbio *m)
 static void mbio_down(struct mbio *m, int err)
 {
 	for (int o = 0; o < IO_OUTPUT_COUNT; o++) {
-		if (m->pulse[o]) {
+		if (m->pulse[o] || m->off_at[o]) {
 			m->want[o] = false;
 			m->pulse[o] = 0;
+			m->off_at[o] = 0;
 		}
 		m->dirty[o] = false;
 	}
@@ -557,6 +560,31 @@ static int mbio_sync(struct mbio *m)
 	return r;
 }
 
+/* With mu held: daemon-timed pulses whose time is up get their level 0 queued. */
+static void mbio_pulses_ending(struct mbio *m)
+{
+	uint64_t now = mono_ms();
+
+	for (int o = 0; o < IO_OUTPUT_COUNT; o++) {
+		if (m->off_at[o] && now >= m->off_at[o]) {
+			m->off_at[o] = 0;
+			m->want[o] = false;
+			m->dirty[o] = true;
+		}
+	}
+}
+
+/* With mu held: the next poll, or a daemon-timed pulse's end if sooner. */
+static uint64_t mbio_next_wake(const struct mbio *m, uint64_t next_poll)
+{
+	uint64_t wake = next_poll;
+
+	for (int o = 0; o < IO_OUTPUT_COUNT; o++)
+		if (m->off_at[o] && m->off_at[o] < wake)
+			wake = m->off_at[o];
+	return wake;
+}
+
 static void *mbio_worker(void *arg)
 {
 	struct mbio *m = arg;
@@ -590,6 +618,7 @@ static void *mbio_worker(void *arg)
 			next_poll = mono_ms() + m->cfg.modbus_poll_ms;
 			continue;
 		}
+		mbio_pulses_ending(m);
 		while (o < IO_OUTPUT_COUNT && !m->dirty[o])
 			o++;
 		if (o < IO_OUTPUT_COUNT) {
@@ -598,10 +627,13 @@ static void *mbio_worker(void *arg)
 
 			m->dirty[o] = false;
 			m->pulse[o] = 0; /* a pulse is written once */
-			if (pulse && m->d->write_pulse) {
+			if (pulse) {
 				/* Board-timed: never a level to restore at a resync. */
-				m->want[o] = false;
-				if (mono_ms() - m->pulse_at[o] + pulse > m->cfg.lane.pass_window_ms) {
+				if (m->d->write_pulse)
+					m->want[o] = false;
+				if (mono_ms() - m->pulse_at[o] + pulse >
+				    m->cfg.lane.pass_window_ms) {
+					m->want[o] = false;
 					m->pulse_late = true;
 					mbio_notify(m);
 					continue;
@@ -616,6 +648,8 @@ static void *mbio_worker(void *arg)
 			pthread_mutex_lock(&m->mu);
 			if (r < 0)
 				mbio_down(m, r);
+			else if (pulse && !m->d->write_pulse && m->want[o] && !m->dirty[o])
+				m->off_at[o] = mono_ms() + pulse; /* from the write, not the ask */
 			continue;
 		}
 		if (mono_ms() >= next_poll) {
@@ -640,14 +674,14 @@ static void *mbio_worker(void *arg)
 			next_poll = mono_ms() + m->cfg.modbus_poll_ms;
 			continue;
 		}
-		mbio_wait(m, next_poll);
+		mbio_wait(m, mbio_next_wake(m, next_poll));
 	}
 	/* Closing: the lane has asked for its safe levels; write them if we can. */
 	if (m->mb) {
 		bool want[IO_OUTPUT_COUNT];
 
 		for (int o = 0; o < IO_OUTPUT_COUNT; o++)
-			want[o] = m->want[o] && !m->pulse[o];
+			want[o] = m->want[o] && !m->pulse[o] && !m->off_at[o];
 		pthread_mutex_unlock(&m->mu);
 		r = 0;
 		for (int o = 0; o < IO_OUTPUT_COUNT && r == 0; o++)
@@ -878,14 +912,15 @@ static int mbio_set(void *ctx, enum io_signal output, bool level, uint32_t pulse
 	pthread_mutex_lock(&m->mu);
 	if (!level && m->pulse_len[output] &&
 	    mono_ms() + MBIO_PULSE_END_SLACK_MS >= m->pulse_at[output] + m->pulse_len[output]) {
-		/* The lane ends a pulse the board times (or will, once written): the board
-		 * ends it. */
+		/* The lane ends a pulse that the board or the worker times from its
+		 * write (or will, once written): they end it. */
 		m->pulse_len[output] = 0;
 		pthread_mutex_unlock(&m->mu);
 		return 0;
 	}
-	m->pulse_len[output] = level && m->d->write_pulse ? pulse_ms : 0;
+	m->pulse_len[output] = level ? pulse_ms : 0;
 	m->pulse_at[output] = mono_ms();
+	m->off_at[output] = 0;
 	m->want[output] = level;
 	m->pulse[output] = level ? pulse_ms : 0;
 	m->dirty[output] = true;

@@ -162,6 +162,30 @@ def test_plain_pulse_cycle_pulses_the_coil_once_and_the_pass_completes(daemon_fa
     assert len(peer.rises("co", 0)) == 1
 
 
+def test_plain_pulse_held_up_by_a_slow_poll_is_still_one_whole_pulse(daemon_factory, peers):
+    """Where the daemon times the pulse (plain coils), the lane's level 0 at the
+    pulse's end must not cancel a 1 still waiting behind a slow poll: the worker
+    times the pulse from its own write."""
+    peer = peers("tcp")
+    d = modbus_daemon(daemon_factory, peer, PLAIN_MAP, timeout="2s")
+    d.wait_state("idle")
+    d.ctl_ok("scan", "main", "TICKET-1")
+    lane = d.wait_state("await_attendant")
+    peer.cmd("mode", "slow", 400)
+    n = peer.cmd("requests")["requests"]
+    wait_until(lambda: peer.cmd("requests")["requests"] > n, what="a slow poll on the line")
+    d.ctl_ok("confirm", "main", lane["check"]["request_id"])
+    wait_until(lambda: len(peer.rises("co", 0)) == 1, timeout=5,
+               what="open_a written after the slow poll")
+    peer.cmd("mode", "normal")
+    wait_until(lambda: peer.coils()[0] == 0, what="the pulse to end")
+    writes = peer.events("co", 0)
+    up = next(e[0] for e in writes if e[3])
+    down = next(e[0] for e in writes if e[0] > up and not e[3])
+    assert down - up >= 0.15, f"pulse lasted {down - up:.3f} s, configured 200 ms"
+    assert len(peer.rises("co", 0)) == 1
+
+
 def test_potential_mode_holds_the_relay_until_the_pass(daemon_factory, peers):
     peer = peers("tcp")
     d = modbus_daemon(daemon_factory, peer, PLAIN_MAP, control="potential")
